@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds the test ground's kube-apiserver and etcd from the Go module proxy, cached by version.
+#
+# Prints the directory holding both binaries on its last line of stdout; progress goes to stderr.
+# The cache lives outside the repo (WSDB_CACHE_DIR, default ~/.cache/workspacedb-operator) and is
+# keyed by version, so a second run returns at once.
+set -euo pipefail
+
+KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+CACHE_DIR="${WSDB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/workspacedb-operator}"
+OUT_DIR="$CACHE_DIR/bin/kube-${KUBE_VERSION}_etcd-${ETCD_VERSION}"
+
+log() { printf '[build-binaries %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+export CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off GOFLAGS=-buildvcs=false
+
+if [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/etcd" ]]; then
+  log "cached: $OUT_DIR"
+  echo "$OUT_DIR"
+  exit 0
+fi
+
+command -v go >/dev/null || { log "go is required to build kube-apiserver and etcd"; exit 1; }
+mkdir -p "$OUT_DIR"
+work="$(mktemp -d "${TMPDIR:-/tmp}/wsdb-build.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+# Prints a dot-per-interval heartbeat while a long command runs, so CI logs show progress.
+with_progress() {
+  local what="$1"; shift
+  local start=$SECONDS
+  "$@" &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 30
+    kill -0 "$pid" 2>/dev/null && log "$what: still building ($((SECONDS - start))s)"
+  done
+  wait "$pid"
+  log "$what: done in $((SECONDS - start))s"
+}
+
+build_etcd() {
+  [[ -x "$OUT_DIR/etcd" ]] && return 0
+  log "building etcd $ETCD_VERSION (go.etcd.io/etcd/server/v3)"
+  local dir="$work/etcd"
+  mkdir -p "$dir"
+  cat >"$dir/main.go" <<'GO'
+// Command etcd runs etcd's own entry point; the module exists only to build it from the proxy.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  (cd "$dir" && go mod init wsdb.local/etcd >/dev/null 2>&1 &&
+    go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2 && go mod tidy >&2)
+  with_progress "etcd" bash -c "cd '$dir' && go build -trimpath -ldflags '-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION' -o '$OUT_DIR/etcd.tmp' . && mv '$OUT_DIR/etcd.tmp' '$OUT_DIR/etcd'"
+}
+
+build_kube_apiserver() {
+  [[ -x "$OUT_DIR/kube-apiserver" ]] && return 0
+  log "building kube-apiserver $KUBE_VERSION (k8s.io/kubernetes with its staging modules)"
+  local dir="$work/kube"
+  mkdir -p "$dir"
+  local modfile
+  modfile="$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  local staging_version="v0.${KUBE_VERSION#v1.}"
+  {
+    echo "module wsdb.local/kube"
+    echo
+    grep -E '^go ' "$modfile"
+    echo
+    echo "require k8s.io/kubernetes $KUBE_VERSION"
+    echo
+    echo "replace ("
+    sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*#\t\1 => \1 '"$staging_version"'#p' "$modfile"
+    echo ")"
+  } >"$dir/go.mod"
+  cat >"$dir/tools.go" <<'GO'
+//go:build tools
+
+// Package tools pins kube-apiserver's main package into this module's build list.
+package tools
+
+import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+GO
+  (cd "$dir" && go mod tidy >&2)
+  local major="${KUBE_VERSION#v}"; major="${major%%.*}"
+  local minor="${KUBE_VERSION#v*.}"; minor="${minor%%.*}"
+  local ld="-s -w"
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    ld+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  with_progress "kube-apiserver" bash -c "cd '$dir' && go build -trimpath -ldflags '$ld' -o '$OUT_DIR/kube-apiserver.tmp' k8s.io/kubernetes/cmd/kube-apiserver && mv '$OUT_DIR/kube-apiserver.tmp' '$OUT_DIR/kube-apiserver'"
+}
+
+build_etcd
+build_kube_apiserver
+"$OUT_DIR/etcd" --version | head -1 >&2
+"$OUT_DIR/kube-apiserver" --version >&2
+echo "$OUT_DIR"
