@@ -23,6 +23,17 @@ fi
 
 command -v go >/dev/null || { log "go is required to build kube-apiserver and etcd"; exit 1; }
 mkdir -p "$OUT_DIR"
+# One build at a time: a second caller waits for the first and then finds the cache filled.
+exec 9>"$CACHE_DIR/build.lock"
+if ! flock -n 9; then
+  log "another build is running; waiting for it"
+  flock 9
+fi
+if [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/etcd" ]]; then
+  log "cached: $OUT_DIR"
+  echo "$OUT_DIR"
+  exit 0
+fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/wsdb-build.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 

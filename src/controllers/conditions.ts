@@ -1,0 +1,51 @@
+// Conditions in the shape of metav1.Condition, and the reasons this operator reports.
+import type { Condition } from "../api/types.ts";
+
+/** The one condition both kinds report. */
+export const READY = "Ready";
+
+/** Reasons of the Ready condition (CamelCase, stable: users and alerts match on them). */
+export const Reasons = {
+  Provisioned: "Provisioned",
+  Provisioning: "Provisioning",
+  Connected: "Connected",
+  ServerNotFound: "ServerNotFound",
+  ServerNotReady: "ServerNotReady",
+  ServerUnavailable: "ServerUnavailable",
+  AdminSecretNotFound: "AdminSecretNotFound",
+  AuthenticationFailed: "AuthenticationFailed",
+  PermissionDenied: "PermissionDenied",
+  Conflict: "Conflict",
+  InvalidSpec: "InvalidSpec",
+  Deleting: "Deleting",
+  Error: "Error",
+} as const;
+
+/** The desired state of one condition; the transition time is filled in by `setCondition`. */
+export type ConditionInput = Omit<Condition, "lastTransitionTime">;
+
+/**
+ * Returns a new list with `input` set: `lastTransitionTime` moves only when the status changes,
+ * so re-asserting the same state never produces a different object. Other conditions are kept.
+ */
+export function setCondition(conditions: readonly Condition[] | undefined, input: ConditionInput, now: Date): Condition[] {
+  const list = conditions ? [...conditions] : [];
+  const index = list.findIndex((c) => c.type === input.type);
+  const previous = index >= 0 ? list[index] : undefined;
+  const next: Condition = {
+    type: input.type,
+    status: input.status,
+    reason: input.reason,
+    message: input.message,
+    lastTransitionTime: previous && previous.status === input.status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    ...(input.observedGeneration !== undefined ? { observedGeneration: input.observedGeneration } : {}),
+  };
+  if (index >= 0) list[index] = next;
+  else list.push(next);
+  return list;
+}
+
+/** The condition of `type`, if present. */
+export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}

@@ -1,0 +1,169 @@
+// The desired credentials Secret of one login, built by a pure function from what it must contain.
+import type { V1Secret } from "@kubernetes/client-node";
+import {
+  API_VERSION,
+  LABEL_ACCESS,
+  LABEL_DATABASE,
+  LABEL_MANAGED_BY,
+  MANAGED_BY,
+  type Access,
+  type WorkspaceDatabase,
+} from "../api/types.ts";
+
+/** Secret annotations the operator keeps its own bookkeeping in (never a password). */
+export const SECRET_ANNOTATION_CHANGED_AT = "workspacedb.io/password-changed-at";
+export const SECRET_ANNOTATION_HANDLED = "workspacedb.io/regenerate-handled";
+export const SECRET_ANNOTATION_HANDLED_ALL = "workspacedb.io/regenerate-all-handled";
+
+/** Where a login connects: the server's in-cluster and (optional) external address. */
+export interface ConnectionEndpoint {
+  host: string;
+  port: number;
+  externalHost?: string;
+  externalPort?: number;
+  sslMode: string;
+}
+
+/** Everything that goes into one credentials Secret. */
+export interface CredentialsInput {
+  owner: WorkspaceDatabase;
+  access: Access;
+  endpoint: ConnectionEndpoint;
+  database: string;
+  username: string;
+  password: string;
+  passwordChangedAt: string;
+  /** Regeneration tokens already handled for this login: its own annotation, and the one for both. */
+  handled: { own?: string | undefined; all?: string | undefined };
+}
+
+/** Name of the Secret of `access` for the WorkspaceDatabase `name`: `<name>-rw` or `<name>-ro`. */
+export function secretName(name: string, access: Access): string {
+  return `${name}-${access === "read-write" ? "rw" : "ro"}`;
+}
+
+function hostInUrl(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+/** `postgresql://USER:PASSWORD@HOST:PORT/DB?sslmode=MODE`, user and password percent-encoded. */
+export function postgresUri(host: string, port: number, database: string, username: string, password: string, sslMode: string): string {
+  const enc = encodeURIComponent;
+  return `postgresql://${enc(username)}:${enc(password)}@${hostInUrl(host)}:${port}/${enc(database)}?sslmode=${enc(sslMode)}`;
+}
+
+/** `jdbc:postgresql://HOST:PORT/DB?sslmode=MODE&user=USER&password=PASSWORD`, values percent-encoded. */
+export function jdbcUri(host: string, port: number, database: string, username: string, password: string, sslMode: string): string {
+  const enc = encodeURIComponent;
+  return `jdbc:postgresql://${hostInUrl(host)}:${port}/${enc(database)}?sslmode=${enc(sslMode)}&user=${enc(username)}&password=${enc(password)}`;
+}
+
+/** Every key of the Secret, as plain strings (see README, "Credentials Secrets"). */
+export function credentialKeys(input: Omit<CredentialsInput, "owner" | "access" | "passwordChangedAt" | "handled">): Record<string, string> {
+  const { endpoint, database, username, password } = input;
+  const port = String(endpoint.port);
+  const uri = postgresUri(endpoint.host, endpoint.port, database, username, password, endpoint.sslMode);
+  const keys: Record<string, string> = {
+    host: endpoint.host,
+    port,
+    database,
+    username,
+    password,
+    sslmode: endpoint.sslMode,
+    uri,
+    "jdbc-uri": jdbcUri(endpoint.host, endpoint.port, database, username, password, endpoint.sslMode),
+    PGHOST: endpoint.host,
+    PGPORT: port,
+    PGDATABASE: database,
+    PGUSER: username,
+    PGPASSWORD: password,
+    PGSSLMODE: endpoint.sslMode,
+    DATABASE_URL: uri,
+    WORKSPACE_DATABASE_HOST: endpoint.host,
+    WORKSPACE_DATABASE_PORT: port,
+    WORKSPACE_DATABASE_DB_NAME: database,
+    WORKSPACE_DATABASE_USERNAME: username,
+    WORKSPACE_DATABASE_PASSWORD: password,
+    WORKSPACE_DATABASE_URL: uri,
+  };
+  if (endpoint.externalHost) {
+    const externalPort = endpoint.externalPort ?? endpoint.port;
+    keys["external-host"] = endpoint.externalHost;
+    keys["external-port"] = String(externalPort);
+    keys["external-uri"] = postgresUri(endpoint.externalHost, externalPort, database, username, password, endpoint.sslMode);
+    keys["external-jdbc-uri"] = jdbcUri(endpoint.externalHost, externalPort, database, username, password, endpoint.sslMode);
+  }
+  return keys;
+}
+
+function encodeData(keys: Record<string, string>): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(keys)) data[k] = Buffer.from(v, "utf8").toString("base64");
+  return data;
+}
+
+/**
+ * The desired Secret for one login. When `existing` is given, its resourceVersion and any labels
+ * and annotations that others put on it are kept; our labels, annotations, owner reference and the
+ * whole `data` are ours.
+ */
+export function desiredSecret(input: CredentialsInput, existing?: V1Secret): V1Secret {
+  const { owner, access } = input;
+  const annotations: Record<string, string> = { ...(existing?.metadata?.annotations ?? {}) };
+  annotations[SECRET_ANNOTATION_CHANGED_AT] = input.passwordChangedAt;
+  setOrDelete(annotations, SECRET_ANNOTATION_HANDLED, input.handled.own);
+  setOrDelete(annotations, SECRET_ANNOTATION_HANDLED_ALL, input.handled.all);
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: {
+      name: secretName(owner.metadata.name, access),
+      namespace: owner.metadata.namespace,
+      ...(existing?.metadata?.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
+      labels: {
+        ...(existing?.metadata?.labels ?? {}),
+        [LABEL_MANAGED_BY]: MANAGED_BY,
+        [LABEL_DATABASE]: owner.metadata.name,
+        [LABEL_ACCESS]: access,
+      },
+      annotations,
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: "WorkspaceDatabase",
+          name: owner.metadata.name,
+          uid: owner.metadata.uid ?? "",
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    data: encodeData(credentialKeys(input)),
+  };
+}
+
+function setOrDelete(map: Record<string, string>, key: string, value: string | undefined): void {
+  if (value === undefined) delete map[key];
+  else map[key] = value;
+}
+
+/** Reads one key of a Secret as text; undefined when absent. */
+export function secretValue(secret: V1Secret | undefined, key: string): string | undefined {
+  const raw = secret?.data?.[key];
+  return raw === undefined ? undefined : Buffer.from(raw, "base64").toString("utf8");
+}
+
+/** True when writing `desired` over `existing` would change anything we own. */
+export function secretDiffers(existing: V1Secret, desired: V1Secret): boolean {
+  const same = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) =>
+    JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b ?? {}).sort());
+  const owners = (s: V1Secret) => JSON.stringify((s.metadata?.ownerReferences ?? []).map((o) => [o.apiVersion, o.kind, o.name, o.uid, o.controller === true]));
+  return (
+    !same(existing.data, desired.data) ||
+    !same(existing.metadata?.labels, desired.metadata?.labels) ||
+    !same(existing.metadata?.annotations, desired.metadata?.annotations) ||
+    owners(existing) !== owners(desired) ||
+    (existing.type ?? "Opaque") !== desired.type
+  );
+}

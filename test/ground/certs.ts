@@ -1,0 +1,52 @@
+// Certificates for the local kube-apiserver, made with openssl as envtest makes them in Go.
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** Paths of the PEM files the API server and its admin client use. */
+export interface GroundCerts {
+  caCert: string;
+  caKey: string;
+  servingCert: string;
+  servingKey: string;
+  adminCert: string;
+  adminKey: string;
+  serviceAccountKey: string;
+  serviceAccountPub: string;
+}
+
+async function openssl(args: string[]): Promise<void> {
+  await run("openssl", args);
+}
+
+async function signedCert(dir: string, name: string, subject: string, ext: string, certs: { caCert: string; caKey: string }): Promise<{ cert: string; key: string }> {
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  const cert = join(dir, `${name}.crt`);
+  const extFile = join(dir, `${name}.ext`);
+  writeFileSync(extFile, ext);
+  await openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-subj", subject, "-out", csr]);
+  await openssl(["x509", "-req", "-in", csr, "-CA", certs.caCert, "-CAkey", certs.caKey, "-CAcreateserial", "-days", "2", "-sha256", "-extfile", extFile, "-out", cert]);
+  return { cert, key };
+}
+
+/**
+ * Generates a throwaway CA, a serving certificate for 127.0.0.1/localhost, an admin client
+ * certificate in group system:masters, and the service-account signing key pair.
+ */
+export async function generateCerts(dir: string): Promise<GroundCerts> {
+  const caKey = join(dir, "ca.key");
+  const caCert = join(dir, "ca.crt");
+  await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", caKey, "-out", caCert, "-days", "2", "-subj", "/CN=workspacedb-test-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  const ca = { caCert, caKey };
+  const serving = await signedCert(dir, "serving", "/CN=kube-apiserver", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n", ca);
+  const admin = await signedCert(dir, "admin", "/O=system:masters/CN=admin", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n", ca);
+  const serviceAccountKey = join(dir, "sa.key");
+  const serviceAccountPub = join(dir, "sa.pub");
+  await openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", serviceAccountKey]);
+  await openssl(["pkey", "-in", serviceAccountKey, "-pubout", "-out", serviceAccountPub]);
+  return { caCert, caKey, servingCert: serving.cert, servingKey: serving.key, adminCert: admin.cert, adminKey: admin.key, serviceAccountKey, serviceAccountPub };
+}

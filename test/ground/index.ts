@@ -1,0 +1,156 @@
+// The test ground: one kube-apiserver + etcd and one PostgreSQL per test run, or an existing pair.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, chmodSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { KubeConfig } from "@kubernetes/client-node";
+import { startJanitor } from "./janitor.ts";
+import { startKube, type KubeGround } from "./kube.ts";
+import { startPostgres, type PostgresGround } from "./postgres.ts";
+import { killAllNow } from "./procs.ts";
+
+export type { PostgresGround } from "./postgres.ts";
+
+/** What tests get: the API server, its admin kubeconfig, and the PostgreSQL server. */
+export interface Ground {
+  kubeconfigPath: string;
+  kubeConfig: KubeConfig;
+  apiServerUrl: string;
+  postgres: PostgresGround;
+  /** True when the ground was started by this run (not an existing cluster/server). */
+  local: boolean;
+  /** Temporary folder of this run (logs, kubeconfig); removed at the end. */
+  root: string;
+  /** Stops and restarts kube-apiserver; undefined against an existing cluster. */
+  restartApiServer: (() => Promise<void>) | undefined;
+  /** GET a path of the API server as admin, e.g. `/metrics`; undefined against an existing cluster. */
+  apiServerGet: ((path: string) => Promise<{ status: number; body: string }>) | undefined;
+  stop(): Promise<void>;
+}
+
+/** The repository's root folder. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+let current: Ground | undefined;
+
+/** The ground of this run; throws when the root hooks did not start one. */
+export function getGround(): Ground {
+  if (!current) throw new Error("the test ground is not running: run mocha with --require test/ground/hooks.ts");
+  return current;
+}
+
+function binDir(): string {
+  if (process.env.WSDB_BIN_DIR) return process.env.WSDB_BIN_DIR;
+  const out = execFileSync("bash", [join(REPO_ROOT, "hack", "build-binaries.sh")], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = out.toString().trim().split("\n");
+  return lines[lines.length - 1] ?? "";
+}
+
+function externalGround(root: string): Ground | undefined {
+  const kubeconfigPath = process.env.WSDB_KUBECONFIG;
+  const adminUrl = process.env.WSDB_PG_ADMIN_URL;
+  const superUrl = process.env.WSDB_PG_SUPER_URL;
+  if (!kubeconfigPath && !adminUrl) return undefined;
+  if (!kubeconfigPath || !adminUrl || !superUrl) {
+    throw new Error("an existing ground needs WSDB_KUBECONFIG, WSDB_PG_ADMIN_URL and WSDB_PG_SUPER_URL together");
+  }
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  const admin = new URL(adminUrl);
+  const unsupported = async (): Promise<void> => {
+    throw new Error("stopping PostgreSQL is only possible on the local ground");
+  };
+  return {
+    kubeconfigPath,
+    kubeConfig,
+    apiServerUrl: kubeConfig.getCurrentCluster()?.server ?? "",
+    postgres: {
+      host: process.env.WSDB_PG_HOST ?? admin.hostname,
+      port: Number(admin.port || 5432),
+      superUrl,
+      adminUrl,
+      adminUser: decodeURIComponent(admin.username),
+      adminPassword: decodeURIComponent(admin.password),
+      logFile: process.env.WSDB_PG_LOG_FILE,
+      stop: unsupported,
+      start: unsupported,
+    },
+    local: false,
+    root,
+    restartApiServer: undefined,
+    apiServerGet: undefined,
+    async stop() {
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+function installExitHandlers(root: string): void {
+  const cleanup = () => {
+    killAllNow();
+    rmSync(root, { recursive: true, force: true });
+  };
+  process.once("exit", cleanup);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      cleanup();
+      process.exit(130);
+    });
+  }
+}
+
+/** Starts the ground (or connects to an existing one, see README) and makes it `getGround()`. */
+export async function startGround(): Promise<Ground> {
+  if (current) return current;
+  const root = mkdtempSync(join(tmpdir(), "wsdb-ground-"));
+  chmodSync(root, 0o755);
+  const external = externalGround(root);
+  if (external) {
+    current = external;
+    return external;
+  }
+  const pidFile = join(root, "pids");
+  writeFileSync(pidFile, "");
+  startJanitor(root, pidFile);
+  installExitHandlers(root);
+  const bins = binDir();
+  let kube: KubeGround | undefined;
+  let postgres: PostgresGround | undefined;
+  try {
+    [kube, postgres] = await Promise.all([startKube(root, bins, pidFile), startPostgres(root, pidFile)]);
+  } catch (err) {
+    await kube?.stop();
+    await postgres?.stop();
+    killAllNow();
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kube.kubeconfigPath);
+  const k = kube;
+  const p = postgres;
+  current = {
+    kubeconfigPath: k.kubeconfigPath,
+    kubeConfig,
+    apiServerUrl: k.apiServerUrl,
+    postgres: p,
+    local: true,
+    root,
+    restartApiServer: () => k.restartApiServer(),
+    apiServerGet: (path) => k.adminGet(path),
+    async stop() {
+      await Promise.allSettled([k.stop(), p.stop()]);
+      killAllNow();
+      rmSync(root, { recursive: true, force: true });
+      current = undefined;
+    },
+  };
+  return current;
+}
+
+/** Stops the ground of this run, if any. */
+export async function stopGround(): Promise<void> {
+  await current?.stop();
+  current = undefined;
+}
