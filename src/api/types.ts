@@ -35,8 +35,11 @@ export interface ObjectMeta {
   uid?: string;
   resourceVersion?: string;
   generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
+  /**
+   * Set once deletion was requested. Typed as client-node types it; objects read as raw JSON
+   * (custom objects, watches) carry the RFC 3339 string, so only its presence is meaningful.
+   */
+  deletionTimestamp?: Date;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   finalizers?: string[];

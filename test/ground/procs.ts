@@ -20,9 +20,9 @@ const running = new Set<Proc>();
  * Starts `command` with stdout and stderr appended to `logFile`. Its pid is recorded in
  * `pidFile` so the janitor (see janitor.ts) can kill it if this Node process dies abruptly.
  */
-export function startProc(name: string, command: string, args: string[], logFile: string, pidFile: string): Proc {
+export function startProc(name: string, command: string, args: string[], logFile: string, pidFile: string, env?: NodeJS.ProcessEnv): Proc {
   const fd = openSync(logFile, "a");
-  const child = spawn(command, args, { stdio: ["ignore", fd, fd] });
+  const child = spawn(command, args, { stdio: ["ignore", fd, fd], ...(env ? { env } : {}) });
   closeSync(fd);
   if (child.pid !== undefined) appendFileSync(pidFile, `${child.pid}\n`);
   const exited = new Promise<number | string>((resolve) => {

@@ -1,0 +1,48 @@
+// What a WorkspaceDatabase pass works from: its dependencies, names, server and endpoint.
+import type { DatabaseServer, WorkspaceDatabase } from "../api/types.ts";
+import type { KubePort } from "../kube/client.ts";
+import { deriveDatabaseName, readOnlyRoleName } from "../postgres/naming.ts";
+import type { WorkspaceNames } from "./ports.ts";
+import type { ConnectionEndpoint } from "./secret.ts";
+import type { ServerRegistry } from "./servers.ts";
+
+/** Defaults of optional spec fields (the CRD applies the same ones at admission). */
+export const SPEC_DEFAULTS = {
+  connectionLimit: 50,
+  statementTimeout: "90min",
+  idleInTransactionSessionTimeout: "5min",
+} as const;
+
+/** Everything a WorkspaceDatabase pass needs, passed in by the composition root. */
+export interface WorkspaceDeps {
+  kube: KubePort;
+  servers: ServerRegistry;
+  now: () => Date;
+  newPassword: () => string;
+  /** SCRAM-SHA-256 verifier of a password: the only form a password is sent to PostgreSQL in. */
+  verifier: (password: string) => string;
+  /** Called after each pass with the object's readiness and credentials (metrics). */
+  observe?: (obj: WorkspaceDatabase, ready: boolean | undefined) => void;
+}
+
+/** The names a WorkspaceDatabase uses: explicit, then recorded in status, then derived. */
+export function workspaceNames(obj: WorkspaceDatabase): WorkspaceNames {
+  const database = obj.spec.databaseName ?? obj.status?.database ?? deriveDatabaseName(obj.metadata.namespace ?? "", obj.metadata.name);
+  return { database, readWrite: database, readOnly: readOnlyRoleName(database) };
+}
+
+/** The server a WorkspaceDatabase uses: once recorded in status it sticks, even if the default moves. */
+export function serverName(obj: WorkspaceDatabase): string | undefined {
+  return obj.spec.serverRef?.name ?? obj.status?.server;
+}
+
+/** The endpoint written into Secrets for a server. */
+export function endpointOf(server: DatabaseServer): ConnectionEndpoint {
+  const s = server.spec;
+  return {
+    host: s.host,
+    port: s.port ?? 5432,
+    sslMode: s.sslMode ?? "prefer",
+    ...(s.externalHost ? { externalHost: s.externalHost, externalPort: s.externalPort ?? s.port ?? 5432 } : {}),
+  };
+}

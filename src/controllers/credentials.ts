@@ -1,0 +1,124 @@
+// One login's credentials Secret: create, regenerate on request, repair derived keys — Secret first, role after.
+import type { V1Secret } from "@kubernetes/client-node";
+import {
+  ANNOTATION_REGENERATE_BOTH,
+  ANNOTATION_REGENERATE_RO,
+  ANNOTATION_REGENERATE_RW,
+  type Access,
+  type WorkspaceDatabase,
+} from "../api/types.ts";
+import type { KubePort } from "../kube/client.ts";
+import { Reasons } from "./conditions.ts";
+import { ReconcileFailure } from "./failure.ts";
+import {
+  SECRET_ANNOTATION_CHANGED_AT,
+  SECRET_ANNOTATION_HANDLED,
+  SECRET_ANNOTATION_HANDLED_ALL,
+  desiredSecret,
+  secretDiffers,
+  secretName,
+  secretValue,
+  type ConnectionEndpoint,
+} from "./secret.ts";
+
+/** What the Secret step decided for one login. */
+export interface CredentialOutcome {
+  access: Access;
+  username: string;
+  secretName: string;
+  /** The password the Secret now holds: the role must end up with it. */
+  password: string;
+  passwordChangedAt: string;
+  handledToken: string | undefined;
+  /** A regenerate annotation asked for a new password and the Secret now has it. */
+  regenerated: boolean;
+  /** The Secret (or its password) was missing and was created with a new password. */
+  recreated: boolean;
+}
+
+/** Inputs of the Secret step. */
+export interface CredentialContext {
+  kube: KubePort;
+  owner: WorkspaceDatabase;
+  endpoint: ConnectionEndpoint;
+  database: string;
+  now: Date;
+  newPassword: () => string;
+}
+
+/** The annotation that regenerates only this login. */
+export function ownRegenerateAnnotation(access: Access): string {
+  return access === "read-write" ? ANNOTATION_REGENERATE_RW : ANNOTATION_REGENERATE_RO;
+}
+
+function isOurs(secret: V1Secret, owner: WorkspaceDatabase): boolean {
+  const refs = secret.metadata?.ownerReferences ?? [];
+  const controller = refs.find((r) => r.controller === true);
+  if (!controller) return false;
+  return controller.kind === "WorkspaceDatabase" && controller.name === owner.metadata.name;
+}
+
+function timestamp(now: Date): string {
+  return now.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/**
+ * Makes the Secret of `access` hold a password and every derived key, and returns that password.
+ * A new password is written to the Secret before any role is touched, so a crash at any point
+ * leaves a Secret the next pass can make the role match.
+ */
+export async function ensureCredentialSecret(ctx: CredentialContext, access: Access, username: string): Promise<CredentialOutcome> {
+  const { kube, owner } = ctx;
+  const namespace = owner.metadata.namespace ?? "";
+  const name = secretName(owner.metadata.name, access);
+  const existing = await kube.getSecret(namespace, name);
+  if (existing && !isOurs(existing, owner)) {
+    throw new ReconcileFailure(
+      Reasons.Conflict,
+      `Secret ${namespace}/${name} already exists and is not managed by this WorkspaceDatabase; rename or delete it`,
+      { kind: "after", ms: 60_000 },
+    );
+  }
+  const annotations = owner.metadata.annotations ?? {};
+  const requested = { own: annotations[ownRegenerateAnnotation(access)], all: annotations[ANNOTATION_REGENERATE_BOTH] };
+  const current = secretValue(existing, "password");
+  const handled = {
+    own: existing?.metadata?.annotations?.[SECRET_ANNOTATION_HANDLED],
+    all: existing?.metadata?.annotations?.[SECRET_ANNOTATION_HANDLED_ALL],
+  };
+  const regenerate =
+    (requested.own !== undefined && requested.own !== handled.own) || (requested.all !== undefined && requested.all !== handled.all);
+
+  let password: string;
+  let changedAt: string;
+  let tokens: { own?: string | undefined; all?: string | undefined };
+  const recreated = !existing || !current;
+  if (recreated || regenerate) {
+    // A fresh password: every regenerate value present now counts as handled.
+    password = ctx.newPassword();
+    changedAt = timestamp(ctx.now);
+    tokens = requested;
+  } else {
+    password = current;
+    changedAt = existing.metadata?.annotations?.[SECRET_ANNOTATION_CHANGED_AT] ?? timestamp(ctx.now);
+    tokens = handled;
+  }
+
+  const desired = desiredSecret(
+    { owner, access, endpoint: ctx.endpoint, database: ctx.database, username, password, passwordChangedAt: changedAt, handled: tokens },
+    existing,
+  );
+  if (!existing) await kube.createSecret(desired);
+  else if (secretDiffers(existing, desired)) await kube.replaceSecret(desired);
+
+  return {
+    access,
+    username,
+    secretName: name,
+    password,
+    passwordChangedAt: changedAt,
+    handledToken: tokens.own,
+    regenerated: regenerate && !recreated,
+    recreated,
+  };
+}

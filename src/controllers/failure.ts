@@ -1,0 +1,51 @@
+// Reconcile failures that carry the Ready reason a person sees, and how the queue should treat them.
+import { KubeApiError } from "../kube/errors.ts";
+import { PostgresError } from "../postgres/errors.ts";
+import { Reasons } from "./conditions.ts";
+
+/** How a failed pass is retried. */
+export type RetryPolicy =
+  /** Exponential back-off through the work queue. */
+  | { kind: "backoff" }
+  /** Poll again after a fixed delay (waiting on something outside this object). */
+  | { kind: "after"; ms: number }
+  /** Do not retry: the spec must change first. */
+  | { kind: "never" };
+
+/** A failure with a Ready reason and an actionable message (never a secret). */
+export class ReconcileFailure extends Error {
+  readonly reason: string;
+  readonly retry: RetryPolicy;
+
+  constructor(reason: string, message: string, retry: RetryPolicy = { kind: "backoff" }, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ReconcileFailure";
+    this.reason = reason;
+    this.retry = retry;
+  }
+}
+
+const POSTGRES_REASONS: Record<PostgresError["kind"], string> = {
+  Unavailable: Reasons.ServerUnavailable,
+  AuthenticationFailed: Reasons.AuthenticationFailed,
+  PermissionDenied: Reasons.PermissionDenied,
+  InvalidSpec: Reasons.InvalidSpec,
+  Conflict: Reasons.Conflict,
+  Transient: Reasons.ServerUnavailable,
+  Unknown: Reasons.Error,
+};
+
+/** Maps any error of a pass to a ReconcileFailure (reason, message, retry policy). */
+export function toFailure(err: unknown): ReconcileFailure {
+  if (err instanceof ReconcileFailure) return err;
+  if (err instanceof PostgresError) {
+    const reason = POSTGRES_REASONS[err.kind];
+    const retry: RetryPolicy = err.kind === "InvalidSpec" ? { kind: "never" } : { kind: "backoff" };
+    return new ReconcileFailure(reason, err.message, retry, { cause: err });
+  }
+  if (err instanceof KubeApiError) {
+    return new ReconcileFailure(Reasons.Error, err.message, { kind: "backoff" }, { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new ReconcileFailure(Reasons.Error, message, { kind: "backoff" }, { cause: err });
+}

@@ -1,0 +1,100 @@
+// Keeps one admin connection per DatabaseServer, re-opened when the server or its admin Secret changes.
+import type { DatabaseServer } from "../api/types.ts";
+import type { KubePort } from "../kube/client.ts";
+import { Reasons } from "./conditions.ts";
+import { ReconcileFailure } from "./failure.ts";
+import type { ServerSql, ServerSqlFactory } from "./ports.ts";
+import { secretValue } from "./secret.ts";
+
+interface Entry {
+  fingerprint: string;
+  /** Shared by concurrent callers, so one server never gets two pools. */
+  sql: Promise<ServerSql>;
+}
+
+async function closeQuietly(sql: Promise<ServerSql>): Promise<void> {
+  try {
+    await (await sql).close();
+  } catch {
+    // a pool that failed to open has nothing to close
+  }
+}
+
+/** Resolves DatabaseServers and hands out their (cached) admin connections. */
+export class ServerRegistry {
+  readonly #kube: KubePort;
+  readonly #open: ServerSqlFactory;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(kube: KubePort, open: ServerSqlFactory) {
+    this.#kube = kube;
+    this.#open = open;
+  }
+
+  /**
+   * The DatabaseServer a WorkspaceDatabase uses: the named one, else the single one marked
+   * `default: true`. Throws a ReconcileFailure (ServerNotFound) a person can act on.
+   */
+  async resolve(name: string | undefined): Promise<DatabaseServer> {
+    if (name) {
+      const server = await this.#kube.getDatabaseServer(name);
+      if (!server) throw new ReconcileFailure(Reasons.ServerNotFound, `DatabaseServer "${name}" does not exist`, { kind: "after", ms: 60_000 });
+      return server;
+    }
+    const defaults = (await this.#kube.listDatabaseServers()).filter((s) => s.spec.default === true);
+    if (defaults.length === 0) {
+      throw new ReconcileFailure(Reasons.ServerNotFound, "spec.serverRef is not set and no DatabaseServer has default: true", { kind: "after", ms: 60_000 });
+    }
+    if (defaults.length > 1) {
+      const names = defaults.map((s) => s.metadata.name).sort().join(", ");
+      throw new ReconcileFailure(Reasons.ServerNotFound, `spec.serverRef is not set and several DatabaseServers are marked default (${names}); set spec.serverRef or keep one default`, { kind: "after", ms: 60_000 });
+    }
+    return defaults[0] as DatabaseServer;
+  }
+
+  /** The admin connection of `server`, opened on first use and whenever its address or Secret changed. */
+  async connect(server: DatabaseServer): Promise<ServerSql> {
+    const ref = server.spec.adminSecretRef;
+    const secret = await this.#kube.getSecret(ref.namespace, ref.name);
+    if (!secret) {
+      throw new ReconcileFailure(Reasons.AdminSecretNotFound, `admin Secret ${ref.namespace}/${ref.name} of DatabaseServer "${server.metadata.name}" does not exist`, { kind: "after", ms: 30_000 });
+    }
+    const user = secretValue(secret, "username");
+    const password = secretValue(secret, "password");
+    if (!user || !password) {
+      throw new ReconcileFailure(Reasons.AdminSecretNotFound, `admin Secret ${ref.namespace}/${ref.name} must have the keys "username" and "password"`, { kind: "after", ms: 30_000 });
+    }
+    const { host, port, sslMode, maintenanceDatabase } = server.spec;
+    const fingerprint = JSON.stringify([host, port, sslMode, maintenanceDatabase, secret.metadata?.uid, secret.metadata?.resourceVersion]);
+    const name = server.metadata.name;
+    const entry = this.#entries.get(name);
+    if (entry && entry.fingerprint === fingerprint) return entry.sql;
+    if (entry) {
+      this.#entries.delete(name);
+      await closeQuietly(entry.sql);
+    }
+    const endpoint = { host, port: port ?? 5432, sslMode: sslMode ?? "prefer", maintenanceDatabase: maintenanceDatabase ?? "postgres", user, password };
+    const sql = this.#open(endpoint, server);
+    const fresh = { fingerprint, sql };
+    this.#entries.set(name, fresh);
+    // A failed open is not cached: the next pass tries again.
+    sql.catch(() => {
+      if (this.#entries.get(name) === fresh) this.#entries.delete(name);
+    });
+    return sql;
+  }
+
+  /** Closes the connection of a server that was deleted. */
+  async forget(name: string): Promise<void> {
+    const entry = this.#entries.get(name);
+    this.#entries.delete(name);
+    if (entry) await closeQuietly(entry.sql);
+  }
+
+  /** Closes every connection (shutdown). */
+  async closeAll(): Promise<void> {
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    await Promise.allSettled(entries.map((e) => closeQuietly(e.sql)));
+  }
+}

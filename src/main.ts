@@ -1,0 +1,53 @@
+// Composition root: settings, logger and kubeconfig, then the operator; exits cleanly on SIGTERM.
+import { KubeConfig } from "@kubernetes/client-node";
+import { loadSettings, SettingsError } from "./config/settings.ts";
+import { buildOperator } from "./operator.ts";
+import { createLogger, errorMessage } from "./runtime/logger.ts";
+
+function fail(message: string): never {
+  process.stderr.write(`workspacedb-operator: ${message}\n`);
+  process.exit(2);
+}
+
+let settings;
+try {
+  settings = loadSettings(process.argv.slice(2), process.env);
+} catch (err) {
+  if (err instanceof SettingsError) fail(err.message);
+  throw err;
+}
+const log = createLogger({ level: settings.logLevel, format: settings.logFormat, defaultMeta: { component: "workspacedb-operator" } });
+
+const kubeConfig = new KubeConfig();
+try {
+  // KUBECONFIG or ~/.kube/config outside a cluster, the service account inside one.
+  kubeConfig.loadFromDefault();
+} catch (err) {
+  fail(`cannot load a kubeconfig: ${errorMessage(err)}`);
+}
+
+const operator = buildOperator(settings, kubeConfig, log, () => {
+  log.error("lost leadership; exiting so that a fresh process can stand for election");
+  process.exit(1);
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info("shutting down", { signal });
+  try {
+    await operator.stop();
+    log.info("stopped");
+    process.exit(0);
+  } catch (err) {
+    log.error("shutdown failed", { error: errorMessage(err) });
+    process.exit(1);
+  }
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("unhandledRejection", (err) => log.error("unhandled rejection", { error: errorMessage(err) }));
+
+log.info("starting", { cluster: kubeConfig.getCurrentCluster()?.server, leaderElection: settings.leaderElection.enabled });
+await operator.start();
