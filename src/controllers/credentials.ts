@@ -14,6 +14,7 @@ import {
   SECRET_ANNOTATION_CHANGED_AT,
   SECRET_ANNOTATION_HANDLED,
   SECRET_ANNOTATION_HANDLED_ALL,
+  SECRET_ANNOTATION_HANDLED_LAST,
   desiredSecret,
   secretDiffers,
   secretName,
@@ -86,22 +87,25 @@ export async function ensureCredentialSecret(ctx: CredentialContext, access: Acc
     own: existing?.metadata?.annotations?.[SECRET_ANNOTATION_HANDLED],
     all: existing?.metadata?.annotations?.[SECRET_ANNOTATION_HANDLED_ALL],
   };
-  const regenerate =
-    (requested.own !== undefined && requested.own !== handled.own) || (requested.all !== undefined && requested.all !== handled.all);
+  const ownRequested = requested.own !== undefined && requested.own !== handled.own;
+  const allRequested = requested.all !== undefined && requested.all !== handled.all;
+  const regenerate = ownRequested || allRequested;
 
   let password: string;
   let changedAt: string;
-  let tokens: { own?: string | undefined; all?: string | undefined };
+  let tokens: { own?: string | undefined; all?: string | undefined; last?: string | undefined };
   const recreated = !existing || !current;
   if (recreated || regenerate) {
-    // A fresh password: every regenerate value present now counts as handled.
+    // A fresh password: every regenerate value present now counts as handled; status reports the
+    // one that asked for it (own annotation or the one for both).
     password = ctx.newPassword();
     changedAt = timestamp(ctx.now);
-    tokens = requested;
+    const last = ownRequested ? requested.own : allRequested ? requested.all : (requested.own ?? requested.all);
+    tokens = { ...requested, last };
   } else {
     password = current;
     changedAt = existing.metadata?.annotations?.[SECRET_ANNOTATION_CHANGED_AT] ?? timestamp(ctx.now);
-    tokens = handled;
+    tokens = { ...handled, last: existing.metadata?.annotations?.[SECRET_ANNOTATION_HANDLED_LAST] ?? handled.own };
   }
 
   const desired = desiredSecret(
@@ -117,7 +121,7 @@ export async function ensureCredentialSecret(ctx: CredentialContext, access: Acc
     secretName: name,
     password,
     passwordChangedAt: changedAt,
-    handledToken: tokens.own,
+    handledToken: tokens.last,
     regenerated: regenerate && !recreated,
     recreated,
   };

@@ -41,7 +41,9 @@ export function toFailure(err: unknown): ReconcileFailure {
   if (err instanceof PostgresError) {
     const reason = POSTGRES_REASONS[err.kind];
     const retry: RetryPolicy = err.kind === "InvalidSpec" ? { kind: "never" } : { kind: "backoff" };
-    return new ReconcileFailure(reason, err.message, retry, { cause: err });
+    // A network error alone ("connect ECONNREFUSED …") does not say what is wrong: name it.
+    const message = err.kind === "Unavailable" ? `PostgreSQL server unreachable (${err.message}); retrying` : err.message;
+    return new ReconcileFailure(reason, message, retry, { cause: err });
   }
   if (err instanceof KubeApiError) {
     return new ReconcileFailure(Reasons.Error, err.message, { kind: "backoff" }, { cause: err });

@@ -14,6 +14,8 @@ import {
 export const SECRET_ANNOTATION_CHANGED_AT = "workspacedb.io/password-changed-at";
 export const SECRET_ANNOTATION_HANDLED = "workspacedb.io/regenerate-handled";
 export const SECRET_ANNOTATION_HANDLED_ALL = "workspacedb.io/regenerate-all-handled";
+/** The regenerate value (own or both) that caused the current password: what status reports as regenerateToken. */
+export const SECRET_ANNOTATION_HANDLED_LAST = "workspacedb.io/regenerate-token";
 
 /** Where a login connects: the server's in-cluster and (optional) external address. */
 export interface ConnectionEndpoint {
@@ -34,7 +36,7 @@ export interface CredentialsInput {
   password: string;
   passwordChangedAt: string;
   /** Regeneration tokens already handled for this login: its own annotation, and the one for both. */
-  handled: { own?: string | undefined; all?: string | undefined };
+  handled: { own?: string | undefined; all?: string | undefined; last?: string | undefined };
 }
 
 /** Name of the Secret of `access` for the WorkspaceDatabase `name`: `<name>-rw` or `<name>-ro`. */
@@ -113,6 +115,7 @@ export function desiredSecret(input: CredentialsInput, existing?: V1Secret): V1S
   annotations[SECRET_ANNOTATION_CHANGED_AT] = input.passwordChangedAt;
   setOrDelete(annotations, SECRET_ANNOTATION_HANDLED, input.handled.own);
   setOrDelete(annotations, SECRET_ANNOTATION_HANDLED_ALL, input.handled.all);
+  setOrDelete(annotations, SECRET_ANNOTATION_HANDLED_LAST, input.handled.last);
   return {
     apiVersion: "v1",
     kind: "Secret",

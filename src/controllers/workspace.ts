@@ -78,6 +78,9 @@ async function checkOwnership(sql: ServerSql, obj: WorkspaceDatabase, names: Wor
       { kind: "after", ms: 120_000 },
     );
   }
+  // CREATE DATABASE and its COMMENT cannot share a transaction: a crash between the two leaves
+  // our database unmarked. Status records the name before the database is created, so it is ours.
+  if (obj.status?.database === names.database) return "ours";
   if (obj.spec.databaseName === names.database) return "adopt";
   throw new ReconcileFailure(
     Reasons.Conflict,
@@ -94,6 +97,9 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   const ownership = await checkOwnership(sql, obj, names);
   const endpoint = endpointOf(server);
   const now = deps.now();
+  if (ownership === "new" && obj.status?.database !== names.database) {
+    await recordIntent(deps, obj, server.metadata.name, names.database, now);
+  }
 
   const context = { kube: deps.kube, owner: obj, endpoint, database: names.database, now, newPassword: deps.newPassword };
   const readWrite = await ensureCredentialSecret(context, "read-write", names.readWrite);
@@ -144,12 +150,30 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   return {};
 }
 
+/** Writes the database name into status before the database exists (see checkOwnership). */
+async function recordIntent(deps: WorkspaceDeps, obj: WorkspaceDatabase, server: string, database: string, now: Date): Promise<void> {
+  const status: WorkspaceDatabaseStatus = {
+    ...(obj.status ?? {}),
+    observedGeneration: obj.metadata.generation,
+    server,
+    database,
+    conditions: setCondition(
+      obj.status?.conditions,
+      { type: READY, status: "False", reason: Reasons.Provisioning, message: `creating database "${database}" on server "${server}"`, observedGeneration: obj.metadata.generation },
+      now,
+    ),
+  };
+  await deps.kube.patchWorkspaceDatabaseStatus(obj.metadata.namespace ?? "", obj.metadata.name, status);
+  obj.status = status;
+}
+
 function credentialStatus(outcome: CredentialOutcome): CredentialStatus {
   return {
     secretName: outcome.secretName,
     username: outcome.username,
     passwordChangedAt: outcome.passwordChangedAt,
-    regenerateToken: outcome.handledToken ?? null,
+    // Absent means "none handled yet": a merge patch cannot store null, so it is left out.
+    ...(outcome.handledToken !== undefined ? { regenerateToken: outcome.handledToken } : {}),
   };
 }
 
@@ -164,7 +188,11 @@ function label(access: Access): string {
 async function alignLogin(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, database: string, outcome: CredentialOutcome, log: Log): Promise<void> {
   const key = outcome.access === "read-write" ? "readWrite" : "readOnly";
   const previousChange = obj.status?.credentials?.[key]?.passwordChangedAt;
-  const changeToFinish = previousChange !== undefined && previousChange !== outcome.passwordChangedAt;
+  // This pass's own regeneration or re-creation counts too: passwordChangedAt has a resolution of one
+  // second, so a second change within the same second would otherwise keep the old sessions and Event.
+  const changeToFinish =
+    outcome.regenerated ||
+    (previousChange !== undefined && (outcome.recreated || previousChange !== outcome.passwordChangedAt));
   const loginWorks = await sql.checkLogin(database, outcome.username, outcome.password);
   if (!loginWorks) {
     await sql.setPassword(outcome.username, deps.verifier(outcome.password));

@@ -25,12 +25,12 @@ function parseBody(body: unknown): StatusBody {
   if (typeof body === "string") {
     try {
       const parsed: unknown = JSON.parse(body);
-      return typeof parsed === "object" && parsed !== null ? (parsed as StatusBody) : {};
+      return typeof parsed === "object" && parsed !== null ? (parsed) : {};
     } catch {
       return { message: body.slice(0, 300) };
     }
   }
-  return typeof body === "object" && body !== null ? (body as StatusBody) : {};
+  return typeof body === "object" && body !== null ? (body) : {};
 }
 
 /**

@@ -117,7 +117,7 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     }
     await sleep(intervalMs);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
 }
 
 /** Waits until the object is Ready=True for its current generation, and returns it. */
@@ -181,4 +181,163 @@ export async function asSuperuser<T>(database: string, fn: (client: pg.Client) =
 /** A unique lower-case suffix for object names. */
 export function unique(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
+}
+
+/** Sums the samples of a Prometheus text exposition whose name and labels match. */
+export function sumMetric(text: string, name: string, labels: (l: Record<string, string>) => boolean = () => true): number {
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const parsed: Record<string, string> = {};
+    for (const pair of (match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) parsed[pair[1]!] = pair[2]!;
+    if (labels(parsed)) total += Number(match[3]);
+  }
+  return total;
+}
+
+/** GETs the operator's /metrics. */
+export async function operatorMetrics(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return res.text();
+}
+
+/** Merge-patches keys of a Secret's data (values in plain text; null removes a key); other keys stay. */
+export async function patchSecretData(namespace: string, name: string, data: Record<string, string | null>): Promise<void> {
+  const { PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
+  const { core } = clients();
+  const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v === null ? null : Buffer.from(v, "utf8").toString("base64")]));
+  await core.patchNamespacedSecret({ namespace, name, body: { data: encoded } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+}
+
+/** Deletes a Secret (absent is fine). */
+export async function deleteSecret(namespace: string, name: string): Promise<void> {
+  const { core } = clients();
+  try {
+    await core.deleteNamespacedSecret({ namespace, name });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 404) throw err;
+  }
+}
+
+/** core/v1 Events of a namespace, optionally only those about the object `involvedName`. */
+export async function listEvents(namespace: string, involvedName?: string): Promise<{ id: string; reason: string; message: string; type: string; name: string }[]> {
+  const { core } = clients();
+  const list = await core.listNamespacedEvent({ namespace });
+  return list.items
+    .filter((e) => involvedName === undefined || e.involvedObject.name === involvedName)
+    .map((e) => ({ id: e.metadata?.name ?? "", reason: e.reason ?? "", message: e.message ?? "", type: e.type ?? "", name: e.involvedObject.name ?? "" }));
+}
+
+/** Opens a session with a credentials URI and keeps it open; the caller ends it. Errors are swallowed (a terminated session). */
+export async function openSession(uri: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: uri });
+  client.on("error", () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** A copy of a credentials URI with another password (percent-encoded). */
+export function withPassword(uri: string, password: string): string {
+  const url = new URL(uri);
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}
+
+// (imports are hoisted; kept here so this block stays append-only)
+import type { DatabaseServer } from "../../../src/api/types.ts";
+
+/** Waits until the WorkspaceDatabase is gone (finalizer removed). */
+export async function waitGone(namespace: string, name: string, timeoutMs = 45_000): Promise<void> {
+  await eventually(`${namespace}/${name} gone`, async () => ((await getWorkspace(namespace, name)) === undefined ? true : undefined), timeoutMs);
+}
+
+/** Waits until an Event with `reason` about `involvedName` exists in `namespace`, and returns it. */
+export async function waitEvent(namespace: string, involvedName: string, reason: string, timeoutMs = 30_000): Promise<{ reason: string; message: string; type: string }> {
+  return eventually(`Event ${reason} about ${namespace}/${involvedName}`, async () =>
+    (await listEvents(namespace, involvedName)).find((e) => e.reason === reason), timeoutMs);
+}
+
+/** Tries to log in with `uri` (to `database` instead of the URI's when given): undefined when it worked, else the error's SQLSTATE (or message). */
+export async function loginFailure(uri: string, database?: string): Promise<string | undefined> {
+  const url = new URL(uri);
+  if (database !== undefined) url.pathname = `/${encodeURIComponent(database)}`;
+  try {
+    await withLogin(url.toString(), async () => undefined);
+    return undefined;
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    return e.code ?? e.message ?? String(err);
+  }
+}
+
+/** The SQLSTATE of the error `fn` throws; fails when it does not throw. */
+export async function sqlErrorCode(what: string, fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await fn();
+  } catch (err) {
+    return (err as { code?: string }).code ?? `no SQLSTATE: ${String(err)}`;
+  }
+  throw new Error(`expected ${what} to fail, but it succeeded`);
+}
+
+/** Creates a DatabaseServer pointing to the ground's PostgreSQL with the "main-admin" Secret; `spec` overrides the ground's defaults (default: false). */
+export async function createDatabaseServer(name: string, spec: Record<string, unknown> = {}): Promise<void> {
+  const ground = getGround();
+  await installCrds(ground.kubeConfig);
+  const { custom } = clients();
+  const body = {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: "DatabaseServer",
+    metadata: { name },
+    spec: {
+      host: ground.postgres.host,
+      port: ground.postgres.port,
+      sslMode: "disable",
+      adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: "main-admin" },
+      default: false,
+      ...spec,
+    },
+  };
+  await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: "databaseservers", body });
+}
+
+/** Reads a DatabaseServer; undefined when absent. */
+export async function getDatabaseServer(name: string): Promise<DatabaseServer | undefined> {
+  const { custom } = clients();
+  try {
+    return (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: "databaseservers", name })) as DatabaseServer;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Merge-patches the spec of a DatabaseServer. */
+export async function patchDatabaseServer(name: string, spec: Record<string, unknown>): Promise<void> {
+  const { PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
+  const { custom } = clients();
+  await custom.patchClusterCustomObject(
+    { group: GROUP, version: VERSION, plural: "databaseservers", name, body: { spec } },
+    setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+  );
+}
+
+/** Deletes a DatabaseServer (absent is fine). */
+export async function deleteDatabaseServer(name: string): Promise<void> {
+  const { custom } = clients();
+  try {
+    await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: "databaseservers", name });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 404) throw err;
+  }
+}
+
+/** Waits until the DatabaseServer's Ready condition has `reason` (and `status` when given), and returns it. */
+export async function waitServerReason(name: string, reason: string, timeoutMs = 45_000): Promise<DatabaseServer> {
+  return eventually(`DatabaseServer ${name} reason ${reason}`, async () => {
+    const server = await getDatabaseServer(name);
+    return server?.status?.conditions?.find((c) => c.type === "Ready")?.reason === reason ? server : undefined;
+  }, timeoutMs);
 }

@@ -1,0 +1,144 @@
+// The operator's settings: their type, defaults and JSON Schema (durations are milliseconds once loaded).
+
+/** winston levels accepted by `logLevel`. */
+export const LOG_LEVELS = ["error", "warn", "info", "http", "verbose", "debug", "silly"] as const;
+
+/** Every setting of the operator process, validated. Durations are in milliseconds. */
+export interface Settings {
+  logLevel: (typeof LOG_LEVELS)[number];
+  logFormat: "json" | "text";
+  /** Address of the /metrics, /healthz, /readyz server. */
+  metricsHost: string;
+  /** Port of that server; 0 picks a free one. */
+  metricsPort: number;
+  /** Reconciles in parallel per controller. */
+  workers: number;
+  /** Every cached object is reconciled again this often (repairs drift), ms. */
+  resyncPeriod: number;
+  leaderElection: {
+    enabled: boolean;
+    /** Namespace of the Lease: the pod's namespace (POD_NAMESPACE) or "workspacedb-system". */
+    namespace: string;
+    leaseName: string;
+    leaseDuration: number;
+    renewDeadline: number;
+    retryPeriod: number;
+    /** Holder identity; default hostname plus a random suffix. */
+    identity?: string;
+  };
+  /** Length of generated passwords. */
+  passwordLength: number;
+  postgres: {
+    /** Pooled connections per DatabaseServer. */
+    maxConnectionsPerServer: number;
+    connectTimeout: number;
+  };
+  /** Per-object retry back-off of failed reconciles, ms. */
+  backoff: { base: number; max: number };
+  /** How long SIGTERM waits for in-flight reconciles, ms. */
+  shutdownTimeout: number;
+}
+
+/** Settings used when nothing else sets them (the lease namespace may come from POD_NAMESPACE instead). */
+export const DEFAULT_SETTINGS: Settings = {
+  logLevel: "info",
+  logFormat: "json",
+  metricsHost: "0.0.0.0",
+  metricsPort: 8080,
+  workers: 4,
+  resyncPeriod: 5 * 60_000,
+  leaderElection: {
+    enabled: true,
+    namespace: "workspacedb-system",
+    leaseName: "workspacedb-operator",
+    leaseDuration: 15_000,
+    renewDeadline: 10_000,
+    retryPeriod: 2_000,
+  },
+  passwordLength: 32,
+  postgres: { maxConnectionsPerServer: 4, connectTimeout: 10_000 },
+  backoff: { base: 5, max: 1_000_000 },
+  shutdownTimeout: 30_000,
+};
+
+const duration = (minimum: number, maximum: number, description: string): Record<string, unknown> => ({
+  type: "integer",
+  minimum,
+  maximum,
+  description,
+  "x-duration": true,
+});
+
+const dnsName = { type: "string", minLength: 1, maxLength: 253, pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" };
+
+/**
+ * JSON Schema of {@link Settings} after durations were converted to milliseconds. Leaves marked
+ * `"x-duration": true` accept "250ms", "30s", "5m", "1h" (or a number of ms) in files, env and flags.
+ */
+export const settingsSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["logLevel", "logFormat", "metricsHost", "metricsPort", "workers", "resyncPeriod", "leaderElection", "passwordLength", "postgres", "backoff", "shutdownTimeout"],
+  properties: {
+    logLevel: { type: "string", enum: [...LOG_LEVELS], description: "log level" },
+    logFormat: { type: "string", enum: ["json", "text"], description: "log line format" },
+    metricsHost: { type: "string", minLength: 1, description: "listen address of /metrics, /healthz, /readyz" },
+    metricsPort: { type: "integer", minimum: 0, maximum: 65535, description: "listen port (0: any free port)" },
+    workers: { type: "integer", minimum: 1, maximum: 64, description: "reconciles in parallel per controller" },
+    resyncPeriod: duration(10_000, 24 * 3_600_000, "period of the full resync"),
+    leaderElection: {
+      type: "object",
+      additionalProperties: false,
+      required: ["enabled", "namespace", "leaseName", "leaseDuration", "renewDeadline", "retryPeriod"],
+      properties: {
+        enabled: { type: "boolean", description: "compete for a Lease; only the leader reconciles" },
+        namespace: { ...dnsName, maxLength: 63, description: "namespace of the Lease" },
+        leaseName: { ...dnsName, description: "name of the Lease" },
+        leaseDuration: duration(1_000, 600_000, "lease validity after the last renewal"),
+        renewDeadline: duration(1_000, 600_000, "the leader gives up after failing to renew this long"),
+        retryPeriod: duration(100, 60_000, "interval between acquire/renew attempts"),
+        identity: { type: "string", minLength: 1, maxLength: 128, description: "holder identity" },
+      },
+    },
+    passwordLength: { type: "integer", minimum: 16, maximum: 256, description: "length of generated passwords" },
+    postgres: {
+      type: "object",
+      additionalProperties: false,
+      required: ["maxConnectionsPerServer", "connectTimeout"],
+      properties: {
+        maxConnectionsPerServer: { type: "integer", minimum: 1, maximum: 100, description: "pooled connections per DatabaseServer" },
+        connectTimeout: duration(100, 300_000, "PostgreSQL connect timeout"),
+      },
+    },
+    backoff: {
+      type: "object",
+      additionalProperties: false,
+      required: ["base", "max"],
+      properties: {
+        base: duration(1, 60_000, "first retry delay of a failed reconcile"),
+        max: duration(1, 24 * 3_600_000, "largest retry delay of a failed reconcile"),
+      },
+    },
+    shutdownTimeout: duration(0, 600_000, "how long SIGTERM waits for in-flight reconciles"),
+  },
+} as const;
+
+/** A leaf of the schema: its dotted path ("leaderElection.leaseDuration") and JSON Schema. */
+export interface SettingLeaf {
+  path: string;
+  schema: { type: string; "x-duration"?: boolean };
+}
+
+/** Every leaf setting of {@link settingsSchema}, depth first. */
+export function settingLeaves(): SettingLeaf[] {
+  const out: SettingLeaf[] = [];
+  const walk = (props: Record<string, unknown>, prefix: string): void => {
+    for (const [name, raw] of Object.entries(props)) {
+      const schema = raw as { type: string; properties?: Record<string, unknown> };
+      if (schema.type === "object" && schema.properties) walk(schema.properties, `${prefix}${name}.`);
+      else out.push({ path: prefix + name, schema });
+    }
+  };
+  walk(settingsSchema.properties, "");
+  return out;
+}

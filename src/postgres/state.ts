@@ -1,0 +1,98 @@
+// The shapes the planner works on: a workspace's names, its desired settings and its observed state.
+import type { OwnerReference } from "./naming.ts";
+import type { DatabasePrivilege } from "./sql.ts";
+
+/** The three names of one workspace in PostgreSQL. */
+export interface WorkspaceNames {
+  database: string;
+  readWrite: string;
+  readOnly: string;
+}
+
+/** What a workspace should look like (from the WorkspaceDatabase spec, with defaults applied). */
+export interface DesiredWorkspace {
+  names: WorkspaceNames;
+  /** The WorkspaceDatabase recorded as owner in the database COMMENT. */
+  owner: OwnerReference;
+  /** Connection limit of the database (-1 = none). */
+  connectionLimit: number;
+  /** `statement_timeout` of the database, e.g. `90min`. */
+  statementTimeout: string;
+  /** `idle_in_transaction_session_timeout` of the database, e.g. `5min`. */
+  idleInTransactionSessionTimeout: string;
+  /** Extensions created by the admin role when missing. */
+  extensions: readonly string[];
+  /** SCRAM verifiers of the Secrets' passwords, used only to create a login or re-enable a disabled one. */
+  verifiers: { readWrite: string; readOnly: string };
+}
+
+/** The observed database (from the maintenance database's catalogs). */
+export interface DatabaseState {
+  owner: string;
+  comment: string | null;
+  connectionLimit: number;
+  /** Database-wide settings (pg_db_role_setting with no role), name → value as stored. */
+  settings: Record<string, string>;
+  /** Privileges granted explicitly (from the ACL, defaults filled in) to PUBLIC, the read/write and the read-only login. */
+  publicPrivileges: DatabasePrivilege[];
+  readWritePrivileges: DatabasePrivilege[];
+  readOnlyPrivileges: DatabasePrivilege[];
+  /** Whether the admin may connect to it (it may not yet when adopting someone else's database). */
+  adminCanConnect: boolean;
+}
+
+/** An observed login role. */
+export interface RoleState {
+  canLogin: boolean;
+  /** Role-wide settings (`ALTER ROLE … SET`), name → value. */
+  config: Record<string, string>;
+  /** Settings of this role in the workspace database only (`ALTER ROLE … IN DATABASE … SET`). */
+  databaseConfig: Record<string, string>;
+  /** Whether the admin has the privileges of this role (membership with INHERIT, or superuser). */
+  adminIsMember: boolean;
+}
+
+/** Global default privileges (pg_default_acl) of one creating role towards the read-only login. */
+export interface DefaultPrivilegesState {
+  tables: boolean;
+  sequences: boolean;
+  schemas: boolean;
+}
+
+/** A schema or relation the read-only login lacks access to; `grantable` when the admin may grant it. */
+export interface MissingGrant {
+  schema: string;
+  name: string;
+  grantable: boolean;
+}
+
+/** What is inside the workspace database. */
+export interface InsideState {
+  /** Facts about schema `public`, or null when it does not exist. */
+  publicSchema: {
+    publicCanCreate: boolean;
+    readWriteCanUse: boolean;
+    readWriteCanCreate: boolean;
+  } | null;
+  /** Non-system schemas on which the read-only login has no USAGE (`name` = schema name). */
+  schemasWithoutReadOnlyUsage: MissingGrant[];
+  /** Tables, views, materialized views and foreign tables on which the read-only login has no SELECT. */
+  tablesWithoutReadOnlySelect: MissingGrant[];
+  /** Sequences on which the read-only login has no SELECT. */
+  sequencesWithoutReadOnlySelect: MissingGrant[];
+  /** Default privileges FOR ROLE read/write and FOR ROLE admin. */
+  defaultPrivileges: { readWrite: DefaultPrivilegesState; admin: DefaultPrivilegesState };
+  /** Names of installed extensions. */
+  extensions: string[];
+}
+
+/** Everything inspectWorkspace observed about one workspace; read-only catalog facts. */
+export interface WorkspaceState {
+  /** The connected admin role (`current_user`). */
+  admin: string;
+  database: DatabaseState | null;
+  readWrite: RoleState | null;
+  readOnly: RoleState | null;
+  /** Null when the database does not exist or the admin cannot connect to it yet. */
+  inside: InsideState | null;
+}

@@ -1,0 +1,147 @@
+// Binds a work queue to a reconcile function: workers, retries with back-off, terminal errors, metrics.
+import { randomUUID } from "node:crypto";
+import type { BackoffOptions } from "./backoff.ts";
+import type { Logger } from "./logger.ts";
+import { errorMessage, keyFields } from "./logger.ts";
+import type { Metrics } from "./metrics.ts";
+import { queueObserver } from "./metrics.ts";
+import { WorkQueue } from "./queue.ts";
+
+/** What a reconcile asks for besides success: `requeueAfter` (ms) reconciles the key again later (polling). */
+export interface ReconcileResult {
+  requeueAfter?: number;
+}
+
+/**
+ * Drives the object named by `key` ("ns/name" or "name") toward its spec, re-reading the world each
+ * time. Throw {@link TerminalError} for problems only a change of the object can fix; any other error
+ * is retried with per-key exponential back-off. `log` carries namespace, name and reconcileID.
+ */
+export interface Reconciler {
+  reconcile(key: string, log: Logger): Promise<ReconcileResult>;
+}
+
+/** An error that retrying cannot fix (invalid spec): the key is forgotten until the object changes. */
+export class TerminalError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TerminalError";
+  }
+}
+
+/** True if `err` is a {@link TerminalError} or wraps one in its `cause` chain. */
+export function isTerminal(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if (e instanceof TerminalError) return true;
+  }
+  return false;
+}
+
+/** Options of {@link Controller}. */
+export interface ControllerOptions {
+  /** Controller name: the `controller` label of metrics, the work queue's `name` label, a log field. */
+  name: string;
+  reconciler: Reconciler;
+  log: Logger;
+  /** Keys reconciled in parallel (never the same key twice at once); default 1. */
+  workers?: number;
+  /** Back-off of failed keys; defaults 5 ms .. 1000 s. */
+  backoff?: BackoffOptions;
+  metrics?: Metrics;
+}
+
+/**
+ * Reconciles keys from its own {@link WorkQueue} with `workers` concurrent workers. After a success
+ * the key's back-off is forgotten (and it is re-queued after `requeueAfter` if given); after an error
+ * it is re-queued with back-off; after a TerminalError it is forgotten. One-shot: once stopped, it
+ * cannot be started again.
+ */
+export class Controller {
+  readonly name: string;
+  readonly queue: WorkQueue;
+  readonly #reconciler: Reconciler;
+  readonly #log: Logger;
+  readonly #workers: number;
+  readonly #metrics: Metrics | undefined;
+  #running: Promise<void>[] = [];
+
+  constructor(opts: ControllerOptions) {
+    this.name = opts.name;
+    this.#reconciler = opts.reconciler;
+    this.#log = opts.log.child({ controller: opts.name });
+    this.#workers = Math.max(1, opts.workers ?? 1);
+    this.#metrics = opts.metrics;
+    this.queue = new WorkQueue({
+      backoff: opts.backoff,
+      observer: opts.metrics ? queueObserver(opts.metrics, opts.name) : undefined,
+    });
+  }
+
+  /** Queues a key for reconciliation (coalesced with pending adds). Usable before `start()`. */
+  enqueue(key: string): void {
+    this.queue.add(key);
+  }
+
+  /** Starts the workers; does nothing if already started. */
+  start(): void {
+    if (this.#running.length > 0) return;
+    this.#log.info("starting controller", { workers: this.#workers });
+    for (let i = 0; i < this.#workers; i++) this.#running.push(this.#work());
+  }
+
+  /**
+   * Stops taking work and waits up to `timeoutMs` for in-flight reconciles. Resolves true when all
+   * finished, false if some were abandoned (they keep running but their results are ignored).
+   */
+  async stop(timeoutMs: number): Promise<boolean> {
+    const drained = await this.queue.shutDownWithDrain(timeoutMs);
+    if (!drained) this.#log.warn("abandoning in-flight reconciles", { timeoutMs });
+    else await Promise.all(this.#running);
+    this.#log.info("controller stopped", { drained });
+    return drained;
+  }
+
+  async #work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        await this.#process(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  async #process(key: string): Promise<void> {
+    const reconcileID = randomUUID();
+    const log = this.#log.child({ ...keyFields(key), reconcileID });
+    const started = performance.now();
+    let result: "success" | "error" | "requeue" | "terminal";
+    try {
+      const res = await this.#reconciler.reconcile(key, log);
+      this.queue.forget(key);
+      if (res.requeueAfter !== undefined && res.requeueAfter > 0) {
+        result = "requeue";
+        this.queue.addAfter(key, res.requeueAfter);
+      } else {
+        result = "success";
+      }
+      log.debug("reconciled", { result, requeueAfter: res.requeueAfter });
+    } catch (err) {
+      this.#metrics?.reconcileErrors.inc({ controller: this.name });
+      if (isTerminal(err)) {
+        result = "terminal";
+        this.queue.forget(key);
+        log.warn("reconcile failed, not retrying until the object changes", { err: errorMessage(err) });
+      } else {
+        result = "error";
+        this.queue.addRateLimited(key);
+        log.error("reconcile failed, retrying", { err: errorMessage(err), retries: this.queue.numRequeues(key) });
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    this.#metrics?.reconcileTotal.inc({ controller: this.name, result });
+    this.#metrics?.reconcileDuration.observe({ controller: this.name }, seconds);
+  }
+}

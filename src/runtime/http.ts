@@ -1,0 +1,63 @@
+// HTTP endpoints of the operator process: /metrics (Prometheus), /healthz and /readyz.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+
+/** Options of {@link startHttpServer}. */
+export interface HttpServerOptions {
+  /** TCP port; 0 picks a free one (the chosen port is returned). */
+  port: number;
+  /** Listen address; default "0.0.0.0". */
+  host?: string;
+  registry: Registry;
+  /** Liveness: false answers 500 on /healthz. */
+  healthz: () => boolean;
+  /** Readiness: false answers 503 on /readyz. */
+  readyz: () => boolean;
+}
+
+/** A listening server: its actual port, and `close()` which stops it (open connections included). */
+export interface HttpServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on host:port and serves GET /metrics (text exposition of `registry`), /healthz and /readyz
+ * ("ok" with 200, or 500/503); anything else is 404. Resolves once listening.
+ */
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    const reply = (status: number, body: string, type = "text/plain; charset=utf-8"): void => {
+      res.writeHead(status, { "content-type": type }).end(body);
+    };
+    if (req.method !== "GET" && req.method !== "HEAD") return reply(405, "method not allowed\n");
+    if (path === "/healthz") return opts.healthz() ? reply(200, "ok\n") : reply(500, "unhealthy\n");
+    if (path === "/readyz") return opts.readyz() ? reply(200, "ok\n") : reply(503, "not ready\n");
+    if (path === "/metrics") {
+      opts.registry.metrics().then(
+        (text) => reply(200, text, opts.registry.contentType),
+        (err: unknown) => reply(500, `collecting metrics failed: ${err instanceof Error ? err.message : "?"}\n`),
+      );
+      return;
+    }
+    reply(404, "not found\n");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host ?? "0.0.0.0", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,297 @@
+// A list-then-watch cache of one resource that recovers from every error (client-node's own informer stops).
+import { Watch } from "@kubernetes/client-node";
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
+import { ItemBackoff } from "./backoff.ts";
+import type { Logger } from "./logger.ts";
+import { errorMessage } from "./logger.ts";
+import { openWatch } from "./watch.ts";
+import type { OpenWatch, WatchEnd, WatchPort } from "./watch.ts";
+
+export type { WatchPort } from "./watch.ts";
+
+/** Lists the watched collection; must use the same path and selectors as the informer's watch. */
+export type ListFn<T extends KubernetesObject> = () => Promise<KubernetesListObject<T>>;
+
+/** Callbacks of an informer; they should only enqueue keys. Exceptions are logged and ignored. */
+export interface InformerHandlers<T> {
+  onAdd?(obj: T): void;
+  onUpdate?(oldObj: T, newObj: T): void;
+  onDelete?(obj: T): void;
+}
+
+/** Options of {@link Informer}. */
+export interface InformerOptions<T extends KubernetesObject> {
+  kubeConfig: KubeConfig;
+  /** Collection path for the watch, e.g. "/api/v1/namespaces/ns/configmaps" or "/apis/workspacedb.io/v1alpha1/workspacedatabases". */
+  path: string;
+  list: ListFn<T>;
+  log: Logger;
+  /** Filled into listed items, which the API server returns without them (e.g. "v1", "ConfigMap"). */
+  apiVersion?: string;
+  kind?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Server-side watch timeout range in seconds, picked at random per watch; default [300, 600]. */
+  watchTimeoutSeconds?: [number, number];
+  /** A watch that delivers nothing (not even a bookmark) this long is aborted and re-opened; default 11 min. */
+  inactivityTimeoutMs?: number;
+  /** Back-off between failed lists/watches; default 500 ms .. 30 s. */
+  backoff?: { baseMs?: number; maxMs?: number };
+  /** Watch implementation; default `new Watch(kubeConfig)`. */
+  watch?: WatchPort;
+  /** Deep-freeze cached objects, so an accidental mutation throws; default true. */
+  freeze?: boolean;
+}
+
+/** Cache key of an object: "namespace/name", or "name" for cluster-scoped objects. */
+export function objectKey(obj: KubernetesObject): string {
+  const ns = obj.metadata?.namespace;
+  const name = obj.metadata?.name ?? "";
+  return ns ? `${ns}/${name}` : name;
+}
+
+interface WatchEvent {
+  type?: string;
+  object?: KubernetesObject & { code?: number; message?: string };
+}
+
+/**
+ * Lists a collection (remembering its resourceVersion), then watches from it, keeping a cache by
+ * {@link objectKey} and calling the handlers. Recovers from every failure: connection errors and
+ * server-side closes re-open the watch from the last seen resourceVersion (after back-off when it
+ * failed); `410 Gone` re-lists, and a re-list synthesises deletes for objects that vanished meanwhile.
+ * Watches use bookmarks, a random server timeout and a client inactivity timer against half-open
+ * connections. Objects handed out (handlers, `get`, `list`) are shared: callers must never mutate
+ * them (they are deep-frozen by default); copy with `structuredClone` first.
+ */
+export class Informer<T extends KubernetesObject> {
+  readonly #opts: InformerOptions<T>;
+  readonly #log: Logger;
+  readonly #watch: WatchPort;
+  readonly #cache = new Map<string, T>();
+  readonly #handlers: InformerHandlers<T>[] = [];
+  readonly #backoff: ItemBackoff;
+  readonly #syncWaiters: Array<() => void> = [];
+  #resourceVersion = "";
+  #synced = false;
+  #stopped = true;
+  #current: OpenWatch | undefined;
+  #sleepCancel: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(opts: InformerOptions<T>) {
+    this.#opts = opts;
+    this.#log = opts.log.child({ watchPath: opts.path });
+    this.#watch = opts.watch ?? new Watch(opts.kubeConfig);
+    this.#backoff = new ItemBackoff({ baseMs: opts.backoff?.baseMs ?? 500, maxMs: opts.backoff?.maxMs ?? 30_000 });
+  }
+
+  /** Registers handlers; register before `start()` to see the initial adds. */
+  on(handlers: InformerHandlers<T>): void {
+    this.#handlers.push(handlers);
+  }
+
+  /** Starts listing and watching in the background; does nothing if running. */
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#loop = this.#run();
+  }
+
+  /** Stops watching; the cache keeps its content. Resolves when the background loop has ended. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#sleepCancel?.();
+    this.#current?.end({ kind: "closed", reason: "stopped" });
+    await this.#loop;
+  }
+
+  /** True once the first list has been applied to the cache. */
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  /** Resolves once synced; rejects after `timeoutMs` if given. */
+  waitForSync(timeoutMs?: number): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = timeoutMs === undefined ? undefined
+        : setTimeout(() => reject(new Error(`informer ${this.#opts.path} not synced after ${timeoutMs} ms`)), timeoutMs);
+      this.#syncWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** The cached object with key "ns/name" (or "name"); shared, do not mutate. */
+  get(key: string): T | undefined {
+    return this.#cache.get(key);
+  }
+
+  /** Every cached object; shared, do not mutate. */
+  list(): T[] {
+    return [...this.#cache.values()];
+  }
+
+  /** Every cache key. */
+  keys(): string[] {
+    return [...this.#cache.keys()];
+  }
+
+  /** The resourceVersion the next watch would start from ("" before the first list). */
+  resourceVersion(): string {
+    return this.#resourceVersion;
+  }
+
+  async #run(): Promise<void> {
+    let needList = true;
+    while (!this.#stopped) {
+      if (needList) {
+        try {
+          await this.#relist();
+          needList = false;
+          this.#backoff.forget("");
+        } catch (err) {
+          this.#log.warn("list failed, retrying", { err: errorMessage(err) });
+          await this.#sleep(this.#backoff.when(""));
+          continue;
+        }
+      }
+      if (this.#stopped) break;
+      const end = await this.#watchOnce();
+      if (this.#stopped) break;
+      if (end.kind === "gone") {
+        this.#log.info("resourceVersion expired (410 Gone), re-listing", { resourceVersion: this.#resourceVersion });
+        needList = true;
+      } else if (end.kind === "error") {
+        const delay = this.#backoff.when("");
+        this.#log.warn("watch failed, retrying", { err: errorMessage(end.err), delayMs: delay });
+        await this.#sleep(delay);
+      } else {
+        const log = end.reason.startsWith("inactive") ? this.#log.warn.bind(this.#log) : this.#log.debug.bind(this.#log);
+        log("watch closed, re-watching", { reason: end.reason, resourceVersion: this.#resourceVersion });
+      }
+    }
+  }
+
+  async #relist(): Promise<void> {
+    const result = await this.#opts.list();
+    const fresh = new Map<string, T>();
+    for (const raw of result.items) {
+      const obj = this.#prepare(raw, true);
+      fresh.set(objectKey(obj), obj);
+    }
+    const old = new Map(this.#cache);
+    this.#cache.clear();
+    for (const [key, obj] of fresh) this.#cache.set(key, obj);
+    for (const [key, obj] of fresh) {
+      const before = old.get(key);
+      if (before === undefined) this.#emit((h) => h.onAdd?.(obj));
+      else if (before.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#emit((h) => h.onUpdate?.(before, obj));
+    }
+    for (const [key, obj] of old) {
+      if (!fresh.has(key)) this.#emit((h) => h.onDelete?.(obj));
+    }
+    this.#resourceVersion = result.metadata?.resourceVersion ?? "";
+    this.#log.debug("listed", { items: fresh.size, resourceVersion: this.#resourceVersion });
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const w of this.#syncWaiters.splice(0)) w();
+    }
+  }
+
+  #watchOnce(): Promise<WatchEnd> {
+    const [lo, hi] = this.#opts.watchTimeoutSeconds ?? [300, 600];
+    const current = openWatch({
+      watch: this.#watch,
+      path: this.#opts.path,
+      query: {
+        resourceVersion: this.#resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: Math.floor(lo + Math.random() * (hi - lo + 1)),
+        labelSelector: this.#opts.labelSelector,
+        fieldSelector: this.#opts.fieldSelector,
+      },
+      inactivityMs: this.#opts.inactivityTimeoutMs ?? 11 * 60_000,
+      onEvent: (type, obj) => this.#apply({ type, object: obj as WatchEvent["object"] }),
+      onOpen: () => this.#backoff.forget(""),
+    });
+    this.#current = current;
+    return current.ended.finally(() => (this.#current = undefined));
+  }
+
+  /** Applies one watch event to the cache; returns how the watch ends if the event ends it. */
+  #apply(ev: WatchEvent): WatchEnd | undefined {
+    const obj = ev.object;
+    if (obj === undefined || obj === null) return undefined;
+    switch (ev.type) {
+      case "ADDED":
+      case "MODIFIED": {
+        const fresh = this.#prepare(obj as T, false);
+        const key = objectKey(fresh);
+        const before = this.#cache.get(key);
+        this.#cache.set(key, fresh);
+        this.#resourceVersion = fresh.metadata?.resourceVersion ?? this.#resourceVersion;
+        if (before === undefined) this.#emit((h) => h.onAdd?.(fresh));
+        else this.#emit((h) => h.onUpdate?.(before, fresh));
+        return undefined;
+      }
+      case "DELETED": {
+        const gone = this.#prepare(obj as T, false);
+        const key = objectKey(gone);
+        this.#cache.delete(key);
+        this.#resourceVersion = gone.metadata?.resourceVersion ?? this.#resourceVersion;
+        this.#emit((h) => h.onDelete?.(gone));
+        return undefined;
+      }
+      case "BOOKMARK":
+        this.#resourceVersion = obj.metadata?.resourceVersion ?? this.#resourceVersion;
+        return undefined;
+      case "ERROR":
+        if (obj.code === 410) return { kind: "gone" };
+        return { kind: "error", err: new Error(`watch error event: ${obj.code ?? "?"} ${obj.message ?? ""}`) };
+      default:
+        return undefined;
+    }
+  }
+
+  #prepare(raw: T, listed: boolean): T {
+    // Listed items come from the typed client (Dates, class instances); bring them to wire form like watch objects.
+    const obj = (listed ? JSON.parse(JSON.stringify(raw)) : raw) as T;
+    if (listed) {
+      if (obj.apiVersion === undefined && this.#opts.apiVersion !== undefined) obj.apiVersion = this.#opts.apiVersion;
+      if (obj.kind === undefined && this.#opts.kind !== undefined) obj.kind = this.#opts.kind;
+    }
+    return this.#opts.freeze === false ? obj : deepFreeze(obj);
+  }
+
+  #emit(call: (h: InformerHandlers<T>) => void): void {
+    for (const h of this.#handlers) {
+      try {
+        call(h);
+      } catch (err) {
+        this.#log.error("informer handler threw", { err: errorMessage(err) });
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#sleepCancel = done;
+    });
+  }
+}
+
+function deepFreeze<V>(value: V): V {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,238 @@
+// Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection package.
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { V1MicroTime } from "@kubernetes/client-node";
+import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
+import type { Logger } from "./logger.ts";
+import { errorMessage } from "./logger.ts";
+
+/** The subset of CoordinationV1Api the elector uses (tests wrap it to inject failures). */
+export type LeaseApi = Pick<CoordinationV1Api, "readNamespacedLease" | "createNamespacedLease" | "replaceNamespacedLease">;
+
+/** Options of {@link LeaderElector}; durations in milliseconds. */
+export interface LeaderElectorOptions {
+  api: LeaseApi;
+  namespace: string;
+  /** Lease name; default "workspacedb-operator". */
+  name?: string;
+  /** Holder identity; default `<hostname>_<random uuid>`. */
+  identity?: string;
+  /** How long a lease is valid after its last renewal, as observed by others; default 15 s. */
+  leaseDurationMs?: number;
+  /** The leader gives up if it could not renew for this long; default 10 s (must be < leaseDuration). */
+  renewDeadlineMs?: number;
+  /** Interval between attempts to acquire or renew; default 2 s. */
+  retryPeriodMs?: number;
+  log: Logger;
+  /** Called once when this replica becomes the leader. */
+  onStartedLeading: () => void;
+  /** Called once when this replica lost the lease involuntarily (renewal failed past renewDeadline). Not called by `release()`. */
+  onStoppedLeading: () => void;
+  /** Called when the observed holder changes (including to this replica); informational. */
+  onNewLeader?: (identity: string) => void;
+}
+
+/** Builds the default identity of a replica: host name plus a random suffix, unique per process. */
+export function defaultIdentity(): string {
+  return `${hostname()}_${randomUUID()}`;
+}
+
+/**
+ * Competes for a Lease. A free lease (no holder) or one whose record this replica has not seen change
+ * for `leaseDuration` (local clock, as client-go, so clock skew does not matter) is taken; while
+ * leading it is renewed every `retryPeriod`; if no renewal succeeded for `renewDeadline`, the replica
+ * stops leading and calls `onStoppedLeading` (it never competes again: the process should restart).
+ * Writes use the lease's resourceVersion (optimistic concurrency: a 409 just means "try again").
+ */
+export class LeaderElector {
+  readonly identity: string;
+  readonly #o: Required<Omit<LeaderElectorOptions, "onNewLeader" | "identity">> & Pick<LeaderElectorOptions, "onNewLeader">;
+  readonly #log: Logger;
+  #leading = false;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #observedKey = "";
+  #observedAt = 0;
+  #lastHolder = "";
+  #lease: V1Lease | undefined;
+
+  constructor(opts: LeaderElectorOptions) {
+    this.identity = opts.identity ?? defaultIdentity();
+    this.#o = {
+      name: "workspacedb-operator",
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+      ...opts,
+    };
+    if (!(this.#o.renewDeadlineMs < this.#o.leaseDurationMs) || !(this.#o.retryPeriodMs < this.#o.renewDeadlineMs)) {
+      throw new RangeError("leader election: need retryPeriod < renewDeadline < leaseDuration");
+    }
+    this.#log = opts.log.child({ lease: `${opts.namespace}/${this.#o.name}`, identity: this.identity });
+  }
+
+  /** True while this replica holds the lease. */
+  isLeader(): boolean {
+    return this.#leading;
+  }
+
+  /** Starts competing in the background; does nothing if already running. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /**
+   * Stops competing; if leading, clears the holder so another replica takes over at once (without
+   * calling `onStoppedLeading`). Safe to call when not started or already stopped.
+   */
+  async release(): Promise<void> {
+    this.#running = false;
+    this.#wake?.();
+    await this.#loop;
+    if (!this.#leading) return;
+    this.#leading = false;
+    const lease = this.#lease;
+    if (lease?.spec?.holderIdentity !== this.identity) return;
+    try {
+      const now = new V1MicroTime();
+      const body: V1Lease = {
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
+      };
+      await this.#o.api.replaceNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace, body });
+      this.#log.info("released the lease");
+    } catch (err) {
+      this.#log.warn("could not release the lease; others take over when it expires", { err: errorMessage(err) });
+    }
+  }
+
+  async #run(): Promise<void> {
+    this.#log.info("competing for the lease");
+    while (this.#running && !this.#leading) {
+      if (await this.#attempt()) {
+        this.#leading = true;
+        if (!this.#running) break; // release() is waiting to clear the holder
+        this.#log.info("became the leader");
+        this.#o.onStartedLeading();
+        break;
+      }
+      await this.#sleep(jitter(this.#o.retryPeriodMs));
+    }
+    let lastRenew = Date.now();
+    while (this.#running && this.#leading) {
+      await this.#sleep(this.#o.retryPeriodMs);
+      if (!this.#running) return;
+      if (await this.#attempt()) {
+        lastRenew = Date.now();
+        continue;
+      }
+      if (Date.now() - lastRenew >= this.#o.renewDeadlineMs) {
+        this.#leading = false;
+        this.#running = false;
+        this.#log.error("failed to renew the lease within renewDeadline, stopping leading", { renewDeadlineMs: this.#o.renewDeadlineMs });
+        this.#o.onStoppedLeading();
+        return;
+      }
+    }
+  }
+
+  /** One try to acquire or renew, bounded by renewDeadline; false on any failure. */
+  async #attempt(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.#o.renewDeadlineMs);
+    });
+    try {
+      return await Promise.race([this.#tryAcquireOrRenew(), timeout]);
+    } catch (err) {
+      const code = apiCode(err);
+      if (code === 409) this.#log.debug("lease changed concurrently, retrying");
+      else this.#log.warn("lease request failed", { err: errorMessage(err), code });
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #tryAcquireOrRenew(): Promise<boolean> {
+    const { api, name, namespace } = this.#o;
+    const now = new V1MicroTime();
+    const durationSeconds = Math.ceil(this.#o.leaseDurationMs / 1000);
+    let current: V1Lease;
+    try {
+      current = await api.readNamespacedLease({ name, namespace });
+    } catch (err) {
+      if (apiCode(err) !== 404) throw err;
+      const body: V1Lease = {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name, namespace },
+        spec: { holderIdentity: this.identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+      };
+      this.#lease = await api.createNamespacedLease({ namespace, body });
+      this.#observe(this.#lease);
+      return true;
+    }
+    this.#observe(current);
+    const spec = current.spec ?? {};
+    const holder = spec.holderIdentity ?? "";
+    const heldByOther = holder !== "" && holder !== this.identity;
+    if (heldByOther && Date.now() < this.#observedAt + this.#o.leaseDurationMs) return false;
+    const renewing = holder === this.identity && this.#leading;
+    const body: V1Lease = {
+      ...current,
+      spec: {
+        ...spec,
+        holderIdentity: this.identity,
+        leaseDurationSeconds: durationSeconds,
+        renewTime: now,
+        acquireTime: renewing ? spec.acquireTime : now,
+        leaseTransitions: renewing || holder === this.identity ? spec.leaseTransitions ?? 0 : (spec.leaseTransitions ?? 0) + 1,
+      },
+    };
+    this.#lease = await api.replaceNamespacedLease({ name, namespace, body });
+    this.#observe(this.#lease);
+    return true;
+  }
+
+  /** Remembers when the lease record was last seen to change (local clock). */
+  #observe(lease: V1Lease): void {
+    const holder = lease.spec?.holderIdentity ?? "";
+    const key = `${holder}|${String(lease.spec?.renewTime)}|${lease.metadata?.resourceVersion ?? ""}`;
+    if (key !== this.#observedKey) {
+      this.#observedKey = key;
+      this.#observedAt = Date.now();
+    }
+    if (holder !== this.#lastHolder) {
+      this.#lastHolder = holder;
+      if (holder !== "") {
+        this.#log.info("observed new leader", { holder });
+        this.#o.onNewLeader?.(holder);
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(wake, ms);
+      function wake(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = wake;
+    });
+  }
+}
+
+function jitter(ms: number): number {
+  return ms * (1 + Math.random() * 0.2);
+}
+
+/** The HTTP status of a client-node ApiException (or undefined). */
+function apiCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "number" ? code : undefined;
+}

@@ -1,0 +1,128 @@
+// Prometheus metrics of the operator: a private registry and the stable metric names it serves.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { QueueObserver } from "./queue.ts";
+
+/** Creates a registry (never prom-client's global one) holding Node's default process metrics. */
+export function createRegistry(opts: { defaultMetrics?: boolean } = {}): Registry {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** Access label values of credential metrics. */
+export type Access = "read-write" | "read-only";
+
+/**
+ * Every metric the operator exports, registered on one registry. Names are part of the contract:
+ * - `workspacedb_reconcile_total{controller,result}`: result is success|error|requeue|terminal;
+ * - `workspacedb_reconcile_duration_seconds{controller}` (histogram);
+ * - `workspacedb_reconcile_errors_total{controller}`: reconciles that threw (error and terminal);
+ * - `workqueue_depth{name}`, `workqueue_adds_total{name}`, `workqueue_retries_total{name}`,
+ *   `workqueue_queue_duration_seconds{name}`, `workqueue_work_duration_seconds{name}`;
+ * - `workspacedb_databases{ready}`: WorkspaceDatabases by readiness (set by the reconciler);
+ * - `workspacedb_credential_age_seconds{namespace,name,access}`: time since a password last changed
+ *   (computed at scrape time from `trackCredential`);
+ * - `workspacedb_leader`: 1 while this replica holds the lease, else 0.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly reconcileTotal: Counter<"controller" | "result">;
+  readonly reconcileDuration: Histogram<"controller">;
+  readonly reconcileErrors: Counter<"controller">;
+  readonly queueDepth: Gauge<"name">;
+  readonly queueAdds: Counter<"name">;
+  readonly queueRetries: Counter<"name">;
+  readonly queueDuration: Histogram<"name">;
+  readonly workDuration: Histogram<"name">;
+  readonly databases: Gauge<"ready">;
+  readonly leader: Gauge;
+  /** Records when the password of one credential last changed; the age gauge derives from it. */
+  trackCredential(namespace: string, name: string, access: Access, changedAt: Date): void;
+  /** Removes both credentials of a WorkspaceDatabase from the age gauge (after deletion). */
+  untrackCredentials(namespace: string, name: string): void;
+}
+
+const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** Defines every operator metric on `registry` (once per registry). */
+export function createMetrics(registry: Registry): Metrics {
+  const registers = [registry];
+  const changedAt = new Map<string, { labels: { namespace: string; name: string; access: Access }; at: number }>();
+  const credentialAge = new Gauge({
+    name: "workspacedb_credential_age_seconds",
+    help: "Seconds since the password of a credential (read-write or read-only login) last changed.",
+    labelNames: ["namespace", "name", "access"] as const,
+    registers,
+    collect() {
+      this.reset();
+      const now = Date.now();
+      for (const { labels, at } of changedAt.values()) this.set(labels, Math.max(0, (now - at) / 1000));
+    },
+  });
+  void credentialAge;
+  return {
+    registry,
+    reconcileTotal: new Counter({
+      name: "workspacedb_reconcile_total",
+      help: "Reconciles by controller and result (success, error, requeue, terminal).",
+      labelNames: ["controller", "result"] as const,
+      registers,
+    }),
+    reconcileDuration: new Histogram({
+      name: "workspacedb_reconcile_duration_seconds",
+      help: "Duration of reconciles by controller.",
+      labelNames: ["controller"] as const,
+      buckets: durationBuckets,
+      registers,
+    }),
+    reconcileErrors: new Counter({
+      name: "workspacedb_reconcile_errors_total",
+      help: "Reconciles that failed with an error (retried or terminal), by controller.",
+      labelNames: ["controller"] as const,
+      registers,
+    }),
+    queueDepth: new Gauge({ name: "workqueue_depth", help: "Keys waiting in the work queue.", labelNames: ["name"] as const, registers }),
+    queueAdds: new Counter({ name: "workqueue_adds_total", help: "Keys added to the work queue.", labelNames: ["name"] as const, registers }),
+    queueRetries: new Counter({ name: "workqueue_retries_total", help: "Keys re-added with back-off.", labelNames: ["name"] as const, registers }),
+    queueDuration: new Histogram({
+      name: "workqueue_queue_duration_seconds",
+      help: "Seconds a key waits in the work queue before it is processed.",
+      labelNames: ["name"] as const,
+      buckets: durationBuckets,
+      registers,
+    }),
+    workDuration: new Histogram({
+      name: "workqueue_work_duration_seconds",
+      help: "Seconds spent processing a key taken from the work queue.",
+      labelNames: ["name"] as const,
+      buckets: durationBuckets,
+      registers,
+    }),
+    databases: new Gauge({
+      name: "workspacedb_databases",
+      help: "WorkspaceDatabases by readiness (ready=true|false).",
+      labelNames: ["ready"] as const,
+      registers,
+    }),
+    leader: new Gauge({ name: "workspacedb_leader", help: "1 while this replica is the leader, else 0.", registers }),
+    trackCredential(namespace, name, access, at) {
+      changedAt.set(`${namespace}/${name}/${access}`, { labels: { namespace, name, access }, at: at.getTime() });
+    },
+    untrackCredentials(namespace, name) {
+      changedAt.delete(`${namespace}/${name}/read-write`);
+      changedAt.delete(`${namespace}/${name}/read-only`);
+    },
+  };
+}
+
+/** Adapts the workqueue metrics of `metrics` to a {@link QueueObserver} for the queue called `name`. */
+export function queueObserver(metrics: Metrics, name: string): QueueObserver {
+  const labels = { name };
+  return {
+    depth: (n) => metrics.queueDepth.set(labels, n),
+    add: () => metrics.queueAdds.inc(labels),
+    retry: () => metrics.queueRetries.inc(labels),
+    queueLatency: (s) => metrics.queueDuration.observe(labels, s),
+    workDuration: (s) => metrics.workDuration.observe(labels, s),
+  };
+}

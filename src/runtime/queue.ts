@@ -1,0 +1,185 @@
+// Work queue keyed by string, with client-go's semantics: coalescing, one in flight per key, delays, back-off.
+import { ItemBackoff } from "./backoff.ts";
+import type { BackoffOptions } from "./backoff.ts";
+
+/** Receives the queue's metrics (see `queueObserver` in metrics.ts); every method is optional to honour. */
+export interface QueueObserver {
+  /** The number of keys waiting to be handed out changed to `n`. */
+  depth(n: number): void;
+  /** A key entered the queue (coalesced adds are not counted). */
+  add(): void;
+  /** A key was re-added with back-off (`addRateLimited`). */
+  retry(): void;
+  /** A key waited `seconds` between entering the queue and being handed out. */
+  queueLatency(seconds: number): void;
+  /** A key was processed for `seconds` (from `get` to `done`). */
+  workDuration(seconds: number): void;
+}
+
+/** Options of {@link WorkQueue}. */
+export interface WorkQueueOptions {
+  /** Back-off of `addRateLimited`; defaults 5 ms .. 1000 s. */
+  backoff?: BackoffOptions;
+  /** Metrics hooks. */
+  observer?: QueueObserver;
+}
+
+interface Waiting {
+  deadline: number;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * A FIFO of keys with the guarantees of client-go's workqueue:
+ * - a key is in the queue at most once: adds of a queued key coalesce;
+ * - a key is never handed out twice concurrently: adding a key that is being processed marks it
+ *   dirty, and it is queued again (once) when `done(key)` is called;
+ * - `addAfter` keeps the earliest deadline per key; `addRateLimited` delays by per-key back-off.
+ * Every key returned by `get()` must be passed to `done()` afterwards.
+ * After `shutDown()`, adds are ignored and `get()` resolves `undefined` (queued keys are dropped:
+ * the operator stops taking work; the next leader re-lists everything anyway).
+ */
+export class WorkQueue {
+  readonly #queue: string[] = [];
+  readonly #dirty = new Set<string>();
+  readonly #processing = new Map<string, number>();
+  readonly #enqueuedAt = new Map<string, number>();
+  readonly #waiting = new Map<string, Waiting>();
+  readonly #getters: Array<(key: string | undefined) => void> = [];
+  readonly #drainers: Array<() => void> = [];
+  readonly #backoff: ItemBackoff;
+  readonly #observer: QueueObserver | undefined;
+  #shuttingDown = false;
+
+  constructor(opts: WorkQueueOptions = {}) {
+    this.#backoff = new ItemBackoff(opts.backoff);
+    this.#observer = opts.observer;
+  }
+
+  /** Queues `key` now, unless it is already queued (coalesced) or being processed (then it is marked dirty). */
+  add(key: string): void {
+    if (this.#shuttingDown || this.#dirty.has(key)) return;
+    this.#dirty.add(key);
+    this.#observer?.add();
+    if (this.#processing.has(key)) return;
+    this.#push(key);
+  }
+
+  /** Queues `key` after `ms` milliseconds; a key already waiting keeps the earlier of both deadlines. */
+  addAfter(key: string, ms: number): void {
+    if (this.#shuttingDown) return;
+    if (!(ms > 0)) {
+      this.add(key);
+      return;
+    }
+    const deadline = Date.now() + ms;
+    const existing = this.#waiting.get(key);
+    if (existing !== undefined) {
+      if (existing.deadline <= deadline) return;
+      clearTimeout(existing.timer);
+    }
+    const timer = setTimeout(() => {
+      this.#waiting.delete(key);
+      this.add(key);
+    }, ms);
+    this.#waiting.set(key, { deadline, timer });
+  }
+
+  /** Queues `key` after its back-off delay (which grows with each call until `forget`). */
+  addRateLimited(key: string): void {
+    if (this.#shuttingDown) return;
+    this.#observer?.retry();
+    this.addAfter(key, this.#backoff.when(key));
+  }
+
+  /** Resets the back-off of `key` (after a successful or terminal reconcile). */
+  forget(key: string): void {
+    this.#backoff.forget(key);
+  }
+
+  /** How many times `key` was re-added with back-off since it was last forgotten. */
+  numRequeues(key: string): number {
+    return this.#backoff.retries(key);
+  }
+
+  /**
+   * Resolves with the next key, waiting while the queue is empty; the key counts as processing until
+   * `done(key)`. Resolves `undefined` once the queue is shut down.
+   */
+  get(): Promise<string | undefined> {
+    if (this.#shuttingDown) return Promise.resolve(undefined);
+    if (this.#queue.length > 0) return Promise.resolve(this.#take());
+    return new Promise((resolve) => this.#getters.push(resolve));
+  }
+
+  /** Marks `key` as processed; if it was added meanwhile, it is queued again. */
+  done(key: string): void {
+    const started = this.#processing.get(key);
+    if (started === undefined) return;
+    this.#processing.delete(key);
+    this.#observer?.workDuration((performance.now() - started) / 1000);
+    if (this.#dirty.has(key) && !this.#shuttingDown) this.#push(key);
+    if (this.#processing.size === 0) {
+      for (const drained of this.#drainers.splice(0)) drained();
+    }
+  }
+
+  /** Keys waiting to be handed out (not counting delayed keys nor keys being processed). */
+  len(): number {
+    return this.#queue.length;
+  }
+
+  /** True once `shutDown` or `shutDownWithDrain` was called. */
+  shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /** Stops the queue: ignores further adds, drops queued and delayed keys, wakes all waiting `get()`s with `undefined`. */
+  shutDown(): void {
+    if (this.#shuttingDown) return;
+    this.#shuttingDown = true;
+    for (const w of this.#waiting.values()) clearTimeout(w.timer);
+    this.#waiting.clear();
+    this.#queue.length = 0;
+    this.#dirty.clear();
+    this.#enqueuedAt.clear();
+    this.#observer?.depth(0);
+    for (const getter of this.#getters.splice(0)) getter(undefined);
+  }
+
+  /**
+   * Shuts down, then waits until every key handed out has been `done()`, at most `timeoutMs`.
+   * Resolves true when drained, false on timeout.
+   */
+  async shutDownWithDrain(timeoutMs: number): Promise<boolean> {
+    this.shutDown();
+    if (this.#processing.size === 0) return true;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#drainers.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  #push(key: string): void {
+    this.#queue.push(key);
+    this.#enqueuedAt.set(key, performance.now());
+    const getter = this.#getters.shift();
+    if (getter !== undefined) getter(this.#take());
+    else this.#observer?.depth(this.#queue.length);
+  }
+
+  #take(): string {
+    const key = this.#queue.shift() as string;
+    const now = performance.now();
+    const since = this.#enqueuedAt.get(key);
+    this.#enqueuedAt.delete(key);
+    if (since !== undefined) this.#observer?.queueLatency((now - since) / 1000);
+    this.#observer?.depth(this.#queue.length);
+    this.#processing.set(key, now);
+    this.#dirty.delete(key);
+    return key;
+  }
+}

@@ -1,0 +1,192 @@
+// Unit tests of the pure planner: fresh workspace, everything in place, and each single drift.
+import { expect } from "chai";
+import { PostgresError } from "../../../src/postgres/errors.ts";
+import { GRANT_BATCH_SIZE, planWorkspace } from "../../../src/postgres/plan.ts";
+import type { DesiredWorkspace, WorkspaceState } from "../../../src/postgres/state.ts";
+import { POSTGRES_VECTORS } from "./scram-vectors.ts";
+
+const V_RW = POSTGRES_VECTORS[0]!.verifier;
+const V_RO = POSTGRES_VECTORS[1]!.verifier;
+
+function desired(overrides: Partial<DesiredWorkspace> = {}): DesiredWorkspace {
+  return {
+    names: { database: "malaria", readWrite: "malaria", readOnly: "malaria_ro" },
+    owner: { namespace: "ws-malaria", name: "malaria" },
+    connectionLimit: 50,
+    statementTimeout: "90min",
+    idleInTransactionSessionTimeout: "5min",
+    extensions: [],
+    verifiers: { readWrite: V_RW, readOnly: V_RO },
+    ...overrides,
+  };
+}
+
+function healthy(): WorkspaceState {
+  return {
+    admin: "admin",
+    database: {
+      owner: "admin",
+      comment: "workspacedb.io/owner: ws-malaria/malaria",
+      connectionLimit: 50,
+      settings: { statement_timeout: "90min", idle_in_transaction_session_timeout: "5min" },
+      publicPrivileges: [],
+      readWritePrivileges: ["CONNECT", "CREATE", "TEMPORARY"],
+      readOnlyPrivileges: ["CONNECT"],
+      adminCanConnect: true,
+    },
+    readWrite: { canLogin: true, config: {}, databaseConfig: {}, adminIsMember: true },
+    readOnly: { canLogin: true, config: { default_transaction_read_only: "on" }, databaseConfig: {}, adminIsMember: true },
+    inside: {
+      publicSchema: { publicCanCreate: false, readWriteCanUse: true, readWriteCanCreate: true },
+      schemasWithoutReadOnlyUsage: [],
+      tablesWithoutReadOnlySelect: [],
+      sequencesWithoutReadOnlySelect: [],
+      defaultPrivileges: {
+        readWrite: { tables: true, sequences: true, schemas: true },
+        admin: { tables: true, sequences: true, schemas: true },
+      },
+      extensions: ["plpgsql"],
+    },
+  };
+}
+
+function sqlOf(state: WorkspaceState, want = desired()): string[] {
+  return planWorkspace(state, want).map((s) => s.sql);
+}
+
+describe("postgres/plan", () => {
+  it("plans the whole workspace for a fresh server, in a safe order", () => {
+    const fresh: WorkspaceState = { admin: "admin", database: null, readWrite: null, readOnly: null, inside: null };
+    const plan = planWorkspace(fresh, desired({ extensions: ["postgis"] }));
+    expect(plan.map((s) => [s.database, s.sql])).to.deep.equal([
+      [null, 'CREATE DATABASE "malaria"'],
+      [null, `COMMENT ON DATABASE "malaria" IS 'workspacedb.io/owner: ws-malaria/malaria'`],
+      [null, 'REVOKE ALL ON DATABASE "malaria" FROM PUBLIC'],
+      [null, 'ALTER DATABASE "malaria" WITH CONNECTION LIMIT 50'],
+      [null, `ALTER DATABASE "malaria" SET statement_timeout = '90min'`],
+      [null, `ALTER DATABASE "malaria" SET idle_in_transaction_session_timeout = '5min'`],
+      [null, `CREATE ROLE "malaria" WITH LOGIN PASSWORD '${V_RW}'`],
+      [null, 'GRANT "malaria" TO "admin"'],
+      [null, `CREATE ROLE "malaria_ro" WITH LOGIN PASSWORD '${V_RO}'`],
+      [null, 'GRANT "malaria_ro" TO "admin"'],
+      [null, 'ALTER ROLE "malaria_ro" SET default_transaction_read_only = on'],
+      [null, 'GRANT CONNECT, CREATE, TEMPORARY ON DATABASE "malaria" TO "malaria"'],
+      [null, 'GRANT CONNECT ON DATABASE "malaria" TO "malaria_ro"'],
+      ["malaria", 'REVOKE CREATE ON SCHEMA "public" FROM PUBLIC'],
+      ["malaria", 'GRANT ALL ON SCHEMA "public" TO "malaria"'],
+      ["malaria", 'ALTER DEFAULT PRIVILEGES FOR ROLE "malaria" GRANT SELECT ON TABLES TO "malaria_ro"'],
+      ["malaria", 'ALTER DEFAULT PRIVILEGES FOR ROLE "malaria" GRANT SELECT ON SEQUENCES TO "malaria_ro"'],
+      ["malaria", 'ALTER DEFAULT PRIVILEGES FOR ROLE "malaria" GRANT USAGE ON SCHEMAS TO "malaria_ro"'],
+      ["malaria", 'ALTER DEFAULT PRIVILEGES FOR ROLE "admin" GRANT SELECT ON TABLES TO "malaria_ro"'],
+      ["malaria", 'ALTER DEFAULT PRIVILEGES FOR ROLE "admin" GRANT SELECT ON SEQUENCES TO "malaria_ro"'],
+      ["malaria", 'ALTER DEFAULT PRIVILEGES FOR ROLE "admin" GRANT USAGE ON SCHEMAS TO "malaria_ro"'],
+      ["malaria", 'GRANT USAGE ON SCHEMA "public" TO "malaria_ro"'],
+      ["malaria", 'SET LOCAL search_path = "public"; CREATE EXTENSION IF NOT EXISTS "postgis"'],
+    ]);
+    for (const s of plan) expect(s.summary).to.not.include("SCRAM");
+  });
+
+  it("plans nothing when everything is in place", () => {
+    expect(planWorkspace(healthy(), desired())).to.deep.equal([]);
+  });
+
+  it("accepts other spellings of on for default_transaction_read_only", () => {
+    const state = healthy();
+    state.readOnly!.config["default_transaction_read_only"] = "true";
+    expect(sqlOf(state)).to.deep.equal([]);
+  });
+
+  const drifts: [string, (s: WorkspaceState) => void, string[], Partial<DesiredWorkspace>?][] = [
+    ["a missing SELECT on one table", (s) => { s.inside!.tablesWithoutReadOnlySelect.push({ schema: "public", name: "t", grantable: true }); },
+      ['GRANT SELECT ON TABLE "public"."t" TO "malaria_ro"']],
+    ["a missing SELECT on a sequence", (s) => { s.inside!.sequencesWithoutReadOnlySelect.push({ schema: "s", name: "q", grantable: true }); },
+      ['GRANT SELECT ON SEQUENCE "s"."q" TO "malaria_ro"']],
+    ["a missing USAGE on two schemas", (s) => {
+      s.inside!.schemasWithoutReadOnlyUsage.push({ schema: "a", name: "a", grantable: true }, { schema: "b", name: "b", grantable: true });
+    }, ['GRANT USAGE ON SCHEMA "a", "b" TO "malaria_ro"']],
+    ["objects the admin cannot grant on (skipped)", (s) => {
+      s.inside!.tablesWithoutReadOnlySelect.push({ schema: "public", name: "foreign", grantable: false });
+      s.inside!.schemasWithoutReadOnlyUsage.push({ schema: "x", name: "x", grantable: false });
+    }, []],
+    ["PUBLIC allowed to connect again", (s) => { s.database!.publicPrivileges = ["CONNECT", "TEMPORARY"]; },
+      ['REVOKE ALL ON DATABASE "malaria" FROM PUBLIC']],
+    ["PUBLIC allowed to create in public", (s) => { s.inside!.publicSchema!.publicCanCreate = true; },
+      ['REVOKE CREATE ON SCHEMA "public" FROM PUBLIC']],
+    ["rw lost CREATE on public", (s) => { s.inside!.publicSchema!.readWriteCanCreate = false; },
+      ['GRANT ALL ON SCHEMA "public" TO "malaria"']],
+    ["no public schema (nothing to do there)", (s) => { s.inside!.publicSchema = null; }, []],
+    ["rw lost TEMPORARY", (s) => { s.database!.readWritePrivileges = ["CONNECT", "CREATE"]; },
+      ['GRANT TEMPORARY ON DATABASE "malaria" TO "malaria"']],
+    ["ro lost CONNECT", (s) => { s.database!.readOnlyPrivileges = []; },
+      ['GRANT CONNECT ON DATABASE "malaria" TO "malaria_ro"']],
+    ["ro was given CREATE and TEMPORARY", (s) => { s.database!.readOnlyPrivileges = ["CONNECT", "CREATE", "TEMPORARY"]; },
+      ['REVOKE CREATE, TEMPORARY ON DATABASE "malaria" FROM "malaria_ro"']],
+    ["a changed connection limit", (s) => { s.database!.connectionLimit = -1; },
+      ['ALTER DATABASE "malaria" WITH CONNECTION LIMIT 50']],
+    ["a changed statement timeout", (s) => { s.database!.settings["statement_timeout"] = "0"; },
+      [`ALTER DATABASE "malaria" SET statement_timeout = '90min'`]],
+    ["a missing idle timeout", (s) => { delete s.database!.settings["idle_in_transaction_session_timeout"]; },
+      [`ALTER DATABASE "malaria" SET idle_in_transaction_session_timeout = '5min'`]],
+    ["a new spec timeout", () => undefined, [`ALTER DATABASE "malaria" SET statement_timeout = '30s'`], { statementTimeout: "30s" }],
+    ["ro read-only default removed", (s) => { s.readOnly!.config = {}; },
+      ['ALTER ROLE "malaria_ro" SET default_transaction_read_only = on']],
+    ["ro read-only default overridden in the database", (s) => { s.readOnly!.databaseConfig = { default_transaction_read_only: "off" }; },
+      ['ALTER ROLE "malaria_ro" IN DATABASE "malaria" RESET default_transaction_read_only']],
+    ["a disabled rw login (Retain, then applied again)", (s) => { s.readWrite!.canLogin = false; },
+      [`ALTER ROLE "malaria" WITH LOGIN PASSWORD '${V_RW}'`]],
+    ["a missing ro login", (s) => { s.readOnly = null; }, [
+      `CREATE ROLE "malaria_ro" WITH LOGIN PASSWORD '${V_RO}'`,
+      'GRANT "malaria_ro" TO "admin"',
+      'ALTER ROLE "malaria_ro" SET default_transaction_read_only = on',
+    ]],
+    ["admin no longer member of rw", (s) => { s.readWrite!.adminIsMember = false; }, ['GRANT "malaria" TO "admin"']],
+    ["a missing default privilege of rw on sequences", (s) => { s.inside!.defaultPrivileges.readWrite.sequences = false; },
+      ['ALTER DEFAULT PRIVILEGES FOR ROLE "malaria" GRANT SELECT ON SEQUENCES TO "malaria_ro"']],
+    ["a missing default privilege of admin on schemas", (s) => { s.inside!.defaultPrivileges.admin.schemas = false; },
+      ['ALTER DEFAULT PRIVILEGES FOR ROLE "admin" GRANT USAGE ON SCHEMAS TO "malaria_ro"']],
+    ["a new extension", () => undefined, ['SET LOCAL search_path = "public"; CREATE EXTENSION IF NOT EXISTS "postgis"'], { extensions: ["plpgsql", "postgis"] }],
+    ["an unmarked database (adopted)", (s) => { s.database!.comment = null; },
+      [`COMMENT ON DATABASE "malaria" IS 'workspacedb.io/owner: ws-malaria/malaria'`]],
+    ["a database owned by someone else", (s) => { s.database!.owner = "bob"; }, ['ALTER DATABASE "malaria" OWNER TO "admin"']],
+  ];
+  for (const [what, drift, expected, spec] of drifts) {
+    it(`plans only the fix for ${what}`, () => {
+      const state = healthy();
+      drift(state);
+      expect(sqlOf(state, desired(spec))).to.deep.equal(expected);
+    });
+  }
+
+  it("batches many grants", () => {
+    const state = healthy();
+    for (let i = 0; i < GRANT_BATCH_SIZE + 1; i++) {
+      state.inside!.tablesWithoutReadOnlySelect.push({ schema: "public", name: `t${i}`, grantable: true });
+    }
+    const plan = planWorkspace(state, desired());
+    expect(plan).to.have.length(2);
+    expect(plan[1]!.sql).to.equal(`GRANT SELECT ON TABLE "public"."t${GRANT_BATCH_SIZE}" TO "malaria_ro"`);
+    expect(plan.every((s) => s.database === "malaria")).to.equal(true);
+  });
+
+  it("keeps hostile object names quoted", () => {
+    const state = healthy();
+    state.inside!.tablesWithoutReadOnlySelect.push({ schema: 'sch"ema', name: "t; DROP TABLE x", grantable: true });
+    expect(sqlOf(state)).to.deep.equal(['GRANT SELECT ON TABLE "sch""ema"."t; DROP TABLE x" TO "malaria_ro"']);
+  });
+
+  it("plans inside statements for a database the admin cannot enter yet", () => {
+    const state = healthy();
+    state.database!.owner = "bob";
+    state.database!.adminCanConnect = false;
+    state.inside = null;
+    const plan = sqlOf(state);
+    expect(plan[0]).to.equal('ALTER DATABASE "malaria" OWNER TO "admin"');
+    expect(plan).to.include('GRANT ALL ON SCHEMA "public" TO "malaria"');
+  });
+
+  it("refuses a database that belongs to another WorkspaceDatabase", () => {
+    const state = healthy();
+    state.database!.comment = "workspacedb.io/owner: other/malaria";
+    expect(() => planWorkspace(state, desired())).to.throw(PostgresError).with.property("kind", "Conflict");
+  });
+});

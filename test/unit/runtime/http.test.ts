@@ -1,0 +1,44 @@
+// Unit tests of the HTTP endpoints: /metrics, /healthz, /readyz, port 0.
+import { expect } from "chai";
+import { startHttpServer } from "../../../src/runtime/http.ts";
+import { createMetrics, createRegistry } from "../../../src/runtime/metrics.ts";
+
+describe("startHttpServer", () => {
+  it("serves metrics and health probes on a free port", async () => {
+    const metrics = createMetrics(createRegistry());
+    metrics.leader.set(1);
+    metrics.databases.set({ ready: "true" }, 3);
+    metrics.trackCredential("ns", "db", "read-write", new Date(Date.now() - 60_000));
+    let ready = false;
+    const server = await startHttpServer({ port: 0, host: "127.0.0.1", registry: metrics.registry, healthz: () => true, readyz: () => ready });
+    try {
+      expect(server.port).to.be.greaterThan(0);
+      const base = `http://127.0.0.1:${server.port}`;
+      expect((await fetch(`${base}/healthz`)).status).to.equal(200);
+      expect((await fetch(`${base}/readyz`)).status).to.equal(503);
+      ready = true;
+      expect((await fetch(`${base}/readyz`)).status).to.equal(200);
+      expect((await fetch(`${base}/nope`)).status).to.equal(404);
+      const res = await fetch(`${base}/metrics`);
+      expect(res.status).to.equal(200);
+      const text = await res.text();
+      expect(text).to.include("workspacedb_leader 1");
+      expect(text).to.include('workspacedb_databases{ready="true"} 3');
+      expect(text).to.match(/workspacedb_credential_age_seconds\{namespace="ns",name="db",access="read-write"\} 6\d/);
+      expect(text).to.include("process_cpu_seconds_total");
+      metrics.untrackCredentials("ns", "db");
+      expect(await (await fetch(`${base}/metrics`)).text()).not.to.include('name="db"');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("answers 500 on /healthz when unhealthy", async () => {
+    const server = await startHttpServer({ port: 0, host: "127.0.0.1", registry: createRegistry({ defaultMetrics: false }), healthz: () => false, readyz: () => true });
+    try {
+      expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).to.equal(500);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,189 @@
+// Unit tests of the informer with a scripted watch: resourceVersion tracking, bookmarks, errors, 410 re-list.
+import { expect } from "chai";
+import { Writable } from "node:stream";
+import { KubeConfig } from "@kubernetes/client-node";
+import type { KubernetesListObject, V1ConfigMap } from "@kubernetes/client-node";
+import { Informer, objectKey } from "../../../src/runtime/informer.ts";
+import type { WatchPort } from "../../../src/runtime/informer.ts";
+import { createLogger } from "../../../src/runtime/logger.ts";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+type Callback = (type: string, obj: unknown) => void;
+interface OpenWatch {
+  query: Record<string, string | number | boolean | undefined>;
+  send: Callback;
+  done: (err: unknown) => void;
+  aborted: boolean;
+}
+
+/** A watch whose connections the test drives; `fail` makes the next connects fail. */
+class ScriptedWatch implements WatchPort {
+  opened: OpenWatch[] = [];
+  fail = 0;
+  async watch(_path: string, query: Record<string, string | number | boolean | undefined>, callback: Callback, done: (err: unknown) => void): Promise<AbortController> {
+    const controller = new AbortController();
+    if (this.fail > 0) {
+      this.fail--;
+      done(Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } }));
+      return controller;
+    }
+    const w: OpenWatch = { query, send: callback, done, aborted: false };
+    controller.signal.addEventListener("abort", () => (w.aborted = true));
+    this.opened.push(w);
+    return controller;
+  }
+  last(): OpenWatch {
+    const w = this.opened.at(-1);
+    if (!w) throw new Error("no watch opened");
+    return w;
+  }
+}
+
+const cm = (name: string, rv: string, v = rv): V1ConfigMap => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "ns", resourceVersion: rv }, data: { v } });
+const listOf = (rv: string, ...items: V1ConfigMap[]): KubernetesListObject<V1ConfigMap> => ({ metadata: { resourceVersion: rv }, items });
+
+describe("Informer (scripted watch)", () => {
+  let informer: Informer<V1ConfigMap>;
+  let watch: ScriptedWatch;
+  let lists: Array<KubernetesListObject<V1ConfigMap> | Error>;
+  let listCalls: number;
+  let events: string[];
+  const lines: string[] = [];
+
+  beforeEach(() => {
+    watch = new ScriptedWatch();
+    lists = [];
+    listCalls = 0;
+    events = [];
+    informer = new Informer<V1ConfigMap>({
+      kubeConfig: new KubeConfig(),
+      path: "/api/v1/namespaces/ns/configmaps",
+      watch,
+      list: async () => {
+        listCalls++;
+        const next = lists.length > 1 ? lists.shift()! : lists[0]!;
+        if (next instanceof Error) throw next;
+        return next;
+      },
+      log: createLogger({ level: "debug", stream: new Writable({ write: (c: Buffer, _e, cb) => { lines.push(c.toString()); cb(); } }) }),
+      backoff: { baseMs: 10, maxMs: 40 },
+      watchTimeoutSeconds: [300, 600],
+    });
+    informer.on({
+      onAdd: (o) => events.push(`add ${o.metadata?.name ?? ""}`),
+      onUpdate: (_o, n) => events.push(`update ${n.metadata?.name ?? ""} ${n.data?.v ?? ""}`),
+      onDelete: (o) => events.push(`delete ${o.metadata?.name ?? ""}`),
+    });
+  });
+  afterEach(() => informer.stop());
+
+  it("watches from the list's resourceVersion with bookmarks and a random timeout", async () => {
+    lists = [listOf("10", cm("a", "9"))];
+    informer.start();
+    await informer.waitForSync(1000);
+    await until("watch", () => watch.opened.length === 1);
+    const q = watch.last().query;
+    expect(q).to.include({ resourceVersion: "10", allowWatchBookmarks: true });
+    expect(q.timeoutSeconds).to.be.within(300, 600);
+    expect(events).to.deep.equal(["add a"]);
+    expect(objectKey(informer.get("ns/a")!)).to.equal("ns/a");
+  });
+
+  it("tracks resourceVersion through events and bookmarks, and re-watches from it when closed", async () => {
+    lists = [listOf("10")];
+    informer.start();
+    await until("watch", () => watch.opened.length === 1);
+    watch.last().send("ADDED", cm("a", "11"));
+    watch.last().send("MODIFIED", cm("a", "12", "x"));
+    watch.last().send("BOOKMARK", { kind: "ConfigMap", metadata: { resourceVersion: "15" } });
+    expect(informer.resourceVersion()).to.equal("15");
+    watch.last().done(null); // server closed the watch (timeoutSeconds)
+    await until("re-watch", () => watch.opened.length === 2);
+    expect(watch.last().query.resourceVersion).to.equal("15");
+    watch.last().send("DELETED", cm("a", "16"));
+    expect(events).to.deep.equal(["add a", "update a x", "delete a"]);
+    expect(listCalls).to.equal(1);
+  });
+
+  it("re-lists on an ERROR 410 event and synthesises adds, updates and deletes", async () => {
+    lists = [listOf("10", cm("a", "1"), cm("b", "2")), listOf("20", cm("b", "3"), cm("c", "4"))];
+    informer.start();
+    await until("watch", () => watch.opened.length === 1);
+    watch.last().send("ERROR", { kind: "Status", code: 410, reason: "Expired" });
+    await until("re-watch", () => watch.opened.length === 2);
+    expect(watch.opened[0]!.aborted).to.equal(true);
+    expect(listCalls).to.equal(2);
+    expect(watch.last().query.resourceVersion).to.equal("20");
+    expect(events).to.deep.equal(["add a", "add b", "update b 3", "add c", "delete a"]);
+    expect(informer.keys().sort()).to.deep.equal(["ns/b", "ns/c"]);
+  });
+
+  it("re-lists when the watch request itself answers 410", async () => {
+    lists = [listOf("10"), listOf("30")];
+    informer.start();
+    await until("watch", () => watch.opened.length === 1);
+    watch.last().done(Object.assign(new Error("Gone"), { statusCode: 410 }));
+    await until("re-watch", () => watch.opened.length === 2);
+    expect(listCalls).to.equal(2);
+  });
+
+  it("backs off and re-watches from the same resourceVersion after errors", async () => {
+    lists = [listOf("10")];
+    watch.fail = 3;
+    const t0 = Date.now();
+    informer.start();
+    await until("watch", () => watch.opened.length === 1);
+    expect(Date.now() - t0).to.be.at.least(10 + 20 + 40 - 5);
+    expect(watch.last().query.resourceVersion).to.equal("10");
+    watch.last().send("ERROR", { kind: "Status", code: 500, message: "internal" });
+    await until("re-watch", () => watch.opened.length === 2);
+    expect(listCalls).to.equal(1);
+    expect(lines.join("")).to.include("watch error event: 500 internal");
+  });
+
+  it("retries a failing list until it succeeds, and only then reports synced", async () => {
+    lists = [new Error("connection refused"), new Error("connection refused"), listOf("5", cm("a", "4"))];
+    informer.start();
+    expect(informer.hasSynced()).to.equal(false);
+    await informer.waitForSync(2000);
+    expect(listCalls).to.equal(3);
+    expect(events).to.deep.equal(["add a"]);
+  });
+
+  it("rejects waitForSync after its timeout", async () => {
+    lists = [new Error("down")];
+    informer.start();
+    let error: unknown;
+    await informer.waitForSync(30).catch((e: unknown) => (error = e));
+    expect(String(error)).to.include("not synced");
+  });
+
+  it("keeps going when a handler throws", async () => {
+    informer.on({ onAdd: () => { throw new Error("handler bug"); } });
+    lists = [listOf("10")];
+    informer.start();
+    await until("watch", () => watch.opened.length === 1);
+    watch.last().send("ADDED", cm("a", "11"));
+    watch.last().send("ADDED", cm("b", "12"));
+    expect(events).to.deep.equal(["add a", "add b"]);
+  });
+
+  it("stop() ends the watch and the loop", async () => {
+    lists = [listOf("10")];
+    informer.start();
+    await until("watch", () => watch.opened.length === 1);
+    await informer.stop();
+    expect(watch.last().aborted).to.equal(true);
+    await sleep(30);
+    expect(watch.opened).to.have.length(1);
+  });
+});
