@@ -1,4 +1,5 @@
 // Facts about the server and the admin role: version, database count, missing role attributes.
+import { OWNER_MARKER_PREFIX } from "./naming.ts";
 import type { ServerAccess } from "./queryable.ts";
 
 /** Version and size of a server, for DatabaseServer status. */
@@ -7,7 +8,7 @@ export interface ServerInfo {
   version: string;
   /** `server_version_num`, e.g. 150018. */
   versionNumber: number;
-  /** Number of non-template databases. */
+  /** Number of databases that carry a workspacedb ownership marker (the workspaces on this server). */
   databases: number;
 }
 
@@ -18,12 +19,14 @@ export interface AdminPrivileges {
   superuser: boolean;
 }
 
-/** Reads the server version and counts non-template databases. */
+/** Reads the server version and counts the workspace databases (those with an ownership marker). */
 export async function serverInfo(server: ServerAccess): Promise<ServerInfo> {
   const rows = await server.query<{ version: string; num: string; databases: string }>(
     "reading server version",
     `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
-            (SELECT count(*) FROM pg_database WHERE NOT datistemplate) AS databases`,
+            (SELECT count(*) FROM pg_database
+              WHERE NOT datistemplate AND starts_with(coalesce(shobj_description(oid, 'pg_database'), ''), $1)) AS databases`,
+    [OWNER_MARKER_PREFIX],
   );
   const row = rows[0]!;
   return {
