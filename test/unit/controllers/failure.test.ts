@@ -1,0 +1,57 @@
+// Failure mapping: PostgreSQL and Kubernetes errors become Ready reasons and retry policies.
+import { expect } from "chai";
+import { ApiException } from "@kubernetes/client-node";
+import { toFailure, ReconcileFailure } from "../../../src/controllers/failure.ts";
+import { PostgresError } from "../../../src/postgres/errors.ts";
+import { toKubeError, isNotFound, isConflict } from "../../../src/kube/errors.ts";
+import { workspaceChanged } from "../../../src/watch.ts";
+import type { WorkspaceDatabase } from "../../../src/api/types.ts";
+
+describe("reconcile failures", () => {
+  it("maps PostgreSQL error kinds to reasons, and InvalidSpec to no retry", () => {
+    expect(toFailure(new PostgresError("Unavailable", "down")).reason).to.equal("ServerUnavailable");
+    expect(toFailure(new PostgresError("PermissionDenied", "no")).reason).to.equal("PermissionDenied");
+    expect(toFailure(new PostgresError("AuthenticationFailed", "no")).reason).to.equal("AuthenticationFailed");
+    const invalid = toFailure(new PostgresError("InvalidSpec", "bad extension"));
+    expect(invalid.reason).to.equal("InvalidSpec");
+    expect(invalid.retry).to.deep.equal({ kind: "never" });
+    expect(toFailure(new Error("boom")).retry).to.deep.equal({ kind: "backoff" });
+  });
+
+  it("passes a ReconcileFailure through unchanged", () => {
+    const f = new ReconcileFailure("Conflict", "taken", { kind: "after", ms: 5 });
+    expect(toFailure(f)).to.equal(f);
+  });
+});
+
+describe("Kubernetes API errors", () => {
+  it("parses the Status body that arrives as text for undeclared codes", () => {
+    const raw = new ApiException(409, "conflict", JSON.stringify({ kind: "Status", reason: "Conflict", message: "the object has been modified" }), {});
+    const err = toKubeError(raw, "updating x");
+    expect(err.code).to.equal(409);
+    expect(err.reason).to.equal("Conflict");
+    expect(err.message).to.equal("updating x: the object has been modified");
+    expect(isConflict(err)).to.equal(true);
+    expect(isNotFound(toKubeError(new ApiException(404, "nf", "not json", {}), "reading"))).to.equal(true);
+  });
+
+  it("reports an unreachable server with code 0", () => {
+    const err = toKubeError(new TypeError("fetch failed"), "listing");
+    expect(err.code).to.equal(0);
+    expect(err.reason).to.equal("Unreachable");
+  });
+});
+
+describe("which WorkspaceDatabase updates need a pass", () => {
+  const base: WorkspaceDatabase = { apiVersion: "v", kind: "WorkspaceDatabase", metadata: { name: "a", namespace: "n", generation: 1, annotations: {} }, spec: {} };
+  it("ignores status-only updates", () => {
+    const next = { ...base, status: { database: "x" }, metadata: { ...base.metadata, resourceVersion: "2" } };
+    expect(workspaceChanged(base, next)).to.equal(false);
+  });
+  it("reacts to spec, annotations (regeneration), finalizers and deletion", () => {
+    expect(workspaceChanged(base, { ...base, metadata: { ...base.metadata, generation: 2 } })).to.equal(true);
+    expect(workspaceChanged(base, { ...base, metadata: { ...base.metadata, annotations: { "workspacedb.io/regenerate": "1" } } })).to.equal(true);
+    expect(workspaceChanged(base, { ...base, metadata: { ...base.metadata, finalizers: ["f"] } })).to.equal(true);
+    expect(workspaceChanged(base, { ...base, metadata: { ...base.metadata, deletionTimestamp: new Date(0) } })).to.equal(true);
+  });
+});
