@@ -101,7 +101,8 @@ export async function ensureCredentialSecret(ctx: CredentialContext, access: Acc
     password = ctx.newPassword();
     changedAt = timestamp(ctx.now);
     const last = ownRequested ? requested.own : allRequested ? requested.all : (requested.own ?? requested.all);
-    tokens = { ...requested, last };
+    // An annotation absent now keeps the value it had: set again later, that value is not new.
+    tokens = { own: requested.own ?? handled.own, all: requested.all ?? handled.all, last };
   } else {
     password = current;
     changedAt = existing.metadata?.annotations?.[SECRET_ANNOTATION_CHANGED_AT] ?? timestamp(ctx.now);

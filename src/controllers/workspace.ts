@@ -93,6 +93,15 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   const obj = await ensureFinalizer(deps, original);
   const server = await deps.servers.resolve(serverName(obj));
   const sql = await deps.servers.connect(server);
+  // Without CREATEDB/CREATEROLE a pass would stop half-way (a database but no logins): create nothing.
+  const missing = await sql.missingAdminPrivileges();
+  if (missing.length > 0) {
+    throw new ReconcileFailure(
+      Reasons.PermissionDenied,
+      `the admin role of DatabaseServer "${server.metadata.name}" lacks ${missing.join(", ")}; nothing was created (see the DatabaseServer's status)`,
+      { kind: "after", ms: 60_000 },
+    );
+  }
   const names = workspaceNames(obj);
   const ownership = await checkOwnership(sql, obj, names);
   const endpoint = endpointOf(server);

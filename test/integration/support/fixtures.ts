@@ -341,3 +341,17 @@ export async function waitServerReason(name: string, reason: string, timeoutMs =
     return server?.status?.conditions?.find((c) => c.type === "Ready")?.reason === reason ? server : undefined;
   }, timeoutMs);
 }
+
+/** Whether a login with explicit connection parameters (no URI) works. */
+export async function canLoginWith(config: { host: string; port: number; database: string; user: string; password: string }): Promise<boolean> {
+  const client = new pg.Client(config);
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
