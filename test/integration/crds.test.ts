@@ -229,6 +229,9 @@ describe("CRDs (admission by kube-apiserver)", function () {
       await ensureNamespace(secretNs);
       await ensureNamespace(dbNs);
 
+      // Other tests may have created objects with the samples' names: dry-run under fresh names.
+      (dbserver.metadata as { name: string }).name = `sample-${Date.now().toString(36)}`;
+      (database.metadata as { name: string }).name = `sample-${Date.now().toString(36)}`;
       await core.createNamespacedSecret({ namespace: secretNs, body: secret, dryRun: "All" });
       const s = (await custom.createClusterCustomObject({
         group: GROUP, version: VERSION, plural: DATABASE_SERVERS, body: dbserver, dryRun: "All",

@@ -1,0 +1,191 @@
+// End to end: DatabaseServer status (connected, unreachable, missing Secret, weak admin role), a
+// WorkspaceDatabase waiting for its server, and what kubectl shows (DESIGN.md, Status).
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { expect } from "chai";
+import { getGround } from "../../ground/index.ts";
+import { freePort } from "../../ground/procs.ts";
+import { deriveDatabaseName } from "../../../src/postgres/naming.ts";
+import { startOperator, type OperatorProcess } from "../support/operator.ts";
+import {
+  SYSTEM_NAMESPACE,
+  asSuperuser,
+  canLogin,
+  clients,
+  createDatabaseServer,
+  createWorkspace,
+  deleteDatabaseServer,
+  deleteWorkspace,
+  ensureNamespace,
+  eventually,
+  getDatabaseServer,
+  getWorkspace,
+  patchDatabaseServer,
+  readSecret,
+  setupServer,
+  unique,
+  waitGone,
+  waitReady,
+  waitReason,
+  waitServerReason,
+  withLogin,
+} from "../support/fixtures.ts";
+
+const execFileP = promisify(execFile);
+const KUBECTL = "/usr/bin/kubectl";
+
+async function kubectl(...args: string[]): Promise<string> {
+  const { stdout } = await execFileP(KUBECTL, ["--kubeconfig", getGround().kubeconfigPath, ...args], { timeout: 90_000 });
+  return stdout;
+}
+
+async function createAdminSecret(name: string, username: string, password: string): Promise<void> {
+  const { core } = clients();
+  await core.createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name, namespace: SYSTEM_NAMESPACE }, stringData: { username, password } } });
+}
+
+async function deleteAdminSecret(name: string): Promise<void> {
+  const { core } = clients();
+  await core.deleteNamespacedSecret({ namespace: SYSTEM_NAMESPACE, name }).catch(() => undefined);
+}
+
+function readyOf(server: { status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } }) {
+  return server.status?.conditions?.find((c) => c.type === "Ready");
+}
+
+describe("database servers (end to end)", function () {
+  this.timeout(180_000);
+  let operator: OperatorProcess;
+  const ns = unique("ws-srv");
+  const closed = unique("closed");
+  const noSecret = unique("nosecret");
+  const weak = unique("weak");
+  const late = unique("late");
+  const weakRole = `weak_${weak.slice("weak-".length).replace(/-/g, "_")}`;
+  const weakPassword = "W3ak-admin-pw";
+
+  before(async () => {
+    await setupServer("main");
+    await ensureNamespace(ns);
+    operator = startOperator();
+  });
+  after(async () => {
+    for (const name of ["counted", "waiting", "on-closed", "on-weak"]) await deleteWorkspace(ns, name);
+    for (const name of ["counted", "waiting", "on-closed", "on-weak"]) await waitGone(ns, name).catch(() => undefined);
+    await operator?.stop();
+    for (const name of [closed, noSecret, weak, late]) await deleteDatabaseServer(name);
+    for (const name of [`${noSecret}-admin`, `${weak}-admin`]) await deleteAdminSecret(name);
+  });
+
+  it("reports a reachable server Ready with reason Connected, its version and its number of workspace databases", async () => {
+    const server = await waitServerReason("main", "Connected");
+    expect(readyOf(server)?.status).to.equal("True");
+    expect(server.status?.serverVersion).to.match(/^15\.\d+$/);
+    expect(server.status?.databases).to.be.a("number");
+    expect(server.status?.observedGeneration).to.equal(server.metadata.generation);
+
+    // The count follows the workspace databases on the server (re-checked on resync).
+    await createWorkspace(ns, "counted");
+    await waitReady(ns, "counted");
+    const marked = async () => asSuperuser("postgres", async (c) => Number((await c.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_database WHERE NOT datistemplate AND starts_with(coalesce(shobj_description(oid, 'pg_database'), ''), 'workspacedb.io/owner: ')",
+    )).rows[0]?.n));
+    expect(await marked()).to.be.at.least(1);
+    const counted = await eventually("status.databases counts the workspace databases", async () => {
+      const s = await getDatabaseServer("main");
+      return s?.status?.databases === (await marked()) ? s.status.databases : undefined;
+    }, 30_000, 1_000);
+    expect(counted).to.be.at.least(1);
+  });
+
+  it("reports a server on a closed port ServerUnavailable with a helpful message, and recovers once the port is fixed", async () => {
+    const port = await freePort();
+    await createDatabaseServer(closed, { port });
+    const down = await waitServerReason(closed, "ServerUnavailable");
+    const ready = readyOf(down)!;
+    expect(ready.status).to.equal("False");
+    expect(ready.message).to.contain(String(port));
+    expect(ready.message).to.match(/unreachable|refused|cannot connect/i);
+
+    // A WorkspaceDatabase on it says so, and is provisioned once the server is fixed.
+    await createWorkspace(ns, "on-closed", { serverRef: { name: closed } });
+    const waiting = await waitReason(ns, "on-closed", "ServerUnavailable");
+    expect(waiting.status!.conditions!.find((c) => c.type === "Ready")?.status).to.equal("False");
+
+    await patchDatabaseServer(closed, { port: getGround().postgres.port });
+    const up = await waitServerReason(closed, "Connected");
+    expect(readyOf(up)?.status).to.equal("True");
+    expect(up.status?.serverVersion).to.match(/^15\.\d+$/);
+    const obj = await waitReady(ns, "on-closed", 60_000);
+    expect(obj.status?.server).to.equal(closed);
+    expect(await canLogin((await readSecret(ns, "on-closed-rw"))!.uri!)).to.equal(true);
+  });
+
+  it("reports a server whose admin Secret is missing AdminSecretNotFound, and recovers when the Secret is created", async () => {
+    const secret = `${noSecret}-admin`;
+    await createDatabaseServer(noSecret, { adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: secret } });
+    const missing = await waitServerReason(noSecret, "AdminSecretNotFound");
+    expect(readyOf(missing)?.status).to.equal("False");
+    expect(readyOf(missing)?.message).to.contain(`${SYSTEM_NAMESPACE}/${secret}`);
+
+    const { adminUser, adminPassword } = getGround().postgres;
+    await createAdminSecret(secret, adminUser, adminPassword);
+    const up = await waitServerReason(noSecret, "Connected", 60_000);
+    expect(readyOf(up)?.status).to.equal("True");
+  });
+
+  it("reports an admin role without CREATEROLE as PermissionDenied, naming what is missing", async () => {
+    await asSuperuser("postgres", async (c) => c.query(`CREATE ROLE ${weakRole} LOGIN CREATEDB PASSWORD '${weakPassword}'`));
+    await createAdminSecret(`${weak}-admin`, weakRole, weakPassword);
+    await createDatabaseServer(weak, { adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: `${weak}-admin` } });
+    const denied = await waitServerReason(weak, "PermissionDenied");
+    const ready = readyOf(denied)!;
+    expect(ready.status).to.equal("False");
+    expect(ready.message).to.contain("CREATEROLE");
+    expect(ready.message).to.not.contain("CREATEDB");
+    expect(ready.message).to.not.contain(weakPassword);
+
+    // A WorkspaceDatabase on it is not Ready and says why.
+    await createWorkspace(ns, "on-weak", { serverRef: { name: weak } });
+    const obj = await eventually("on-weak reports a reason", async () => {
+      const o = await getWorkspace(ns, "on-weak");
+      const r = o?.status?.conditions?.find((c) => c.type === "Ready");
+      return r && r.reason !== "Provisioning" ? r : undefined;
+    });
+    expect(obj.status).to.equal("False");
+    expect(obj.reason).to.equal("PermissionDenied");
+    expect(obj.message).to.contain("CREATEROLE");
+    // Nothing half-made is left behind on that server.
+    const database = deriveDatabaseName(ns, "on-weak");
+    const leftovers = await asSuperuser("postgres", async (c) =>
+      (await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = $1 UNION ALL SELECT rolname FROM pg_roles WHERE rolname IN ($1, $2)", [database, `${database}_ro`])).rows);
+    expect(leftovers).to.deep.equal([]);
+  });
+
+  it("reports a WorkspaceDatabase whose server does not exist ServerNotFound, and provisions it once that server is created", async () => {
+    await createWorkspace(ns, "waiting", { serverRef: { name: late } });
+    const waiting = await waitReason(ns, "waiting", "ServerNotFound");
+    const ready = waiting.status!.conditions!.find((c) => c.type === "Ready")!;
+    expect(ready.status).to.equal("False");
+    expect(ready.message).to.contain(late);
+    expect(await readSecret(ns, "waiting-rw")).to.equal(undefined);
+
+    await createDatabaseServer(late);
+    const obj = await waitReady(ns, "waiting", 60_000);
+    expect(obj.status?.server).to.equal(late);
+    const rw = (await readSecret(ns, "waiting-rw"))!;
+    await withLogin(rw.uri!, async (c) => c.query("SELECT 1"));
+  });
+
+  it("shows database, server, readiness and reason in `kubectl get wsdb`, and `kubectl wait --for=condition=Ready` succeeds", async () => {
+    const obj = await waitReady(ns, "waiting");
+    const out = await kubectl("get", "wsdb", "-n", ns);
+    const [header = "", ...rows] = out.trim().split("\n");
+    expect(header.split(/\s+/)).to.deep.equal(["NAME", "DATABASE", "SERVER", "READY", "REASON", "AGE"]);
+    const row = rows.map((r) => r.split(/\s+/)).find((cells) => cells[0] === "waiting");
+    expect(row?.slice(0, 5)).to.deep.equal(["waiting", obj.status!.database!, late, "True", "Provisioned"]);
+
+    const waited = await kubectl("wait", "--for=condition=Ready", "wsdb/waiting", "-n", ns, "--timeout=60s");
+    expect(waited).to.contain("condition met");
+  });
+});
