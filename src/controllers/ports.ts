@@ -1,12 +1,10 @@
 // What the reconcilers need from PostgreSQL, in their own words; src/postgres provides it.
 import type { DatabaseServer } from "../api/types.ts";
+import type { ServerEndpoint } from "../postgres/server.ts";
+import type { WorkspaceNames } from "../postgres/state.ts";
 
-/** The database and the two logins of one workspace. */
-export interface WorkspaceNames {
-  database: string;
-  readWrite: string;
-  readOnly: string;
-}
+/** The database and the two logins of one workspace, and a server's admin endpoint: the SQL layer's own types. */
+export type { ServerEndpoint, WorkspaceNames };
 
 /** The state a workspace must be in (see DESIGN.md, Privileges). */
 export interface DesiredWorkspace {
@@ -44,16 +42,6 @@ export interface ServerSql {
   /** Ends sessions, drops the database (with force) and both logins; absent ones are fine. */
   dropWorkspace(names: WorkspaceNames): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Admin credentials and address of a server, read from the DatabaseServer and its Secret. */
-export interface ServerEndpoint {
-  host: string;
-  port: number;
-  sslMode: string;
-  maintenanceDatabase: string;
-  user: string;
-  password: string;
 }
 
 /** Opens a ServerSql for an endpoint (the composition root passes the real one). */

@@ -41,7 +41,22 @@ export async function setupServer(name = "main", opts: { default?: boolean; exte
   } catch (err) {
     if ((err as { code?: number }).code !== 409) throw err;
   }
-  const body = {
+  const body = databaseServerBody(name, {
+    adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: secretName },
+    default: opts.default ?? true,
+    ...(opts.externalHost ? { externalHost: opts.externalHost, externalPort: 15432 } : {}),
+  });
+  try {
+    await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: "databaseservers", body });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 409) throw err;
+  }
+}
+
+/** A DatabaseServer manifest for the ground's PostgreSQL (sslMode disable); `spec` overrides fields. */
+export function databaseServerBody(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  const ground = getGround();
+  return {
     apiVersion: `${GROUP}/${VERSION}`,
     kind: "DatabaseServer",
     metadata: { name },
@@ -49,16 +64,11 @@ export async function setupServer(name = "main", opts: { default?: boolean; exte
       host: ground.postgres.host,
       port: ground.postgres.port,
       sslMode: "disable",
-      adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: secretName },
-      default: opts.default ?? true,
-      ...(opts.externalHost ? { externalHost: opts.externalHost, externalPort: 15432 } : {}),
+      adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: "main-admin" },
+      default: false,
+      ...spec,
     },
   };
-  try {
-    await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: "databaseservers", body });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err;
-  }
 }
 
 /** Creates a WorkspaceDatabase. */
@@ -284,23 +294,9 @@ export async function sqlErrorCode(what: string, fn: () => Promise<unknown>): Pr
 
 /** Creates a DatabaseServer pointing to the ground's PostgreSQL with the "main-admin" Secret; `spec` overrides the ground's defaults (default: false). */
 export async function createDatabaseServer(name: string, spec: Record<string, unknown> = {}): Promise<void> {
-  const ground = getGround();
-  await installCrds(ground.kubeConfig);
+  await installCrds(getGround().kubeConfig);
   const { custom } = clients();
-  const body = {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: "DatabaseServer",
-    metadata: { name },
-    spec: {
-      host: ground.postgres.host,
-      port: ground.postgres.port,
-      sslMode: "disable",
-      adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: "main-admin" },
-      default: false,
-      ...spec,
-    },
-  };
-  await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: "databaseservers", body });
+  await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: "databaseservers", body: databaseServerBody(name, spec) });
 }
 
 /** Reads a DatabaseServer; undefined when absent. */
