@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Builds the test ground's kube-apiserver and etcd from the Go module proxy, cached by version.
+# Builds the test ground's kube-apiserver and etcd, and the helm used by the chart tests, from the Go
+# module proxy, cached by version.
 #
-# Prints the directory holding both binaries on its last line of stdout; progress goes to stderr.
+# Prints the directory holding the binaries on its last line of stdout; progress goes to stderr.
 # The cache lives outside the repo (WSDB_CACHE_DIR, default ~/.cache/workspacedb-operator) and is
 # keyed by version, so a second run returns at once.
 set -euo pipefail
 
 KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 CACHE_DIR="${WSDB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/workspacedb-operator}"
 OUT_DIR="$CACHE_DIR/bin/kube-${KUBE_VERSION}_etcd-${ETCD_VERSION}"
 
@@ -15,13 +17,19 @@ log() { printf '[build-binaries %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off GOFLAGS=-buildvcs=false
 
-if [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/etcd" ]]; then
+# helm shares the folder; its version is checked too, so changing HELM_VERSION rebuilds only helm.
+have_helm() {
+  [[ -x "$OUT_DIR/helm" && "$("$OUT_DIR/helm" version --template '{{.Version}}' 2>/dev/null)" == "$HELM_VERSION" ]]
+}
+have_all() { [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/etcd" ]] && have_helm; }
+
+if have_all; then
   log "cached: $OUT_DIR"
   echo "$OUT_DIR"
   exit 0
 fi
 
-command -v go >/dev/null || { log "go is required to build kube-apiserver and etcd"; exit 1; }
+command -v go >/dev/null || { log "go is required to build kube-apiserver, etcd and helm"; exit 1; }
 mkdir -p "$OUT_DIR"
 # One build at a time: a second caller waits for the first and then finds the cache filled.
 exec 9>"$CACHE_DIR/build.lock"
@@ -29,7 +37,7 @@ if ! flock -n 9; then
   log "another build is running; waiting for it"
   flock 9
 fi
-if [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/etcd" ]]; then
+if have_all; then
   log "cached: $OUT_DIR"
   echo "$OUT_DIR"
   exit 0
@@ -111,8 +119,29 @@ GO
   with_progress "kube-apiserver" bash -c "cd '$dir' && go build -trimpath -ldflags '$ld' -o '$OUT_DIR/kube-apiserver.tmp' k8s.io/kubernetes/cmd/kube-apiserver && mv '$OUT_DIR/kube-apiserver.tmp' '$OUT_DIR/kube-apiserver'"
 }
 
+build_helm() {
+  have_helm && return 0
+  log "building helm $HELM_VERSION (helm.sh/helm/v3/cmd/helm)"
+  local dir="$work/helm"
+  mkdir -p "$dir"
+  # `go install module@version` builds with helm's own go.mod (it has no replace directives).
+  local modfile clientgo
+  modfile="$(cd "$dir" && go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  # As helm's Makefile: the default Kubernetes version of `helm template`/`lint` follows client-go (v0.N → 1.N).
+  clientgo="$(sed -n 's#^[[:space:]]*k8s\.io/client-go v0\.\([0-9]*\)\..*#\1#p' "$modfile" | head -1)"
+  local ld="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  if [[ -n "$clientgo" ]]; then
+    for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+      ld+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$clientgo"
+    done
+  fi
+  with_progress "helm" bash -c "cd '$dir' && GOBIN='$dir/bin' go install -trimpath -ldflags '$ld' 'helm.sh/helm/v3/cmd/helm@$HELM_VERSION' && mv '$dir/bin/helm' '$OUT_DIR/helm.tmp' && mv '$OUT_DIR/helm.tmp' '$OUT_DIR/helm'"
+}
+
 build_etcd
 build_kube_apiserver
+build_helm
 "$OUT_DIR/etcd" --version | head -1 >&2
 "$OUT_DIR/kube-apiserver" --version >&2
+"$OUT_DIR/helm" version --short >&2
 echo "$OUT_DIR"

@@ -1,0 +1,74 @@
+{{/* Chart name, at most 63 characters. */}}
+{{- define "workspacedb-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name of the release's objects: the release name when it already contains the chart name. */}}
+{{- define "workspacedb-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "workspacedb-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "workspacedb-operator.labels" -}}
+helm.sh/chart: {{ include "workspacedb-operator.chart" . }}
+{{ include "workspacedb-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: workspacedb-operator
+{{- end }}
+
+{{/* Labels that select the operator's pods. */}}
+{{- define "workspacedb-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "workspacedb-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "workspacedb-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "workspacedb-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "workspacedb-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The operator's settings file: values.settings plus the settings the chart owns (metrics port, leader
+election). The lease namespace is not written: the operator takes the pod's namespace (POD_NAMESPACE).
+*/}}
+{{- define "workspacedb-operator.settingsFile" -}}
+{{- $le := .Values.leaderElection }}
+{{- $owned := dict
+  "metricsHost" "0.0.0.0"
+  "metricsPort" (int .Values.metrics.port)
+  "leaderElection" (dict
+    "enabled" $le.enabled
+    "leaseName" $le.leaseName
+    "leaseDuration" $le.leaseDuration
+    "renewDeadline" $le.renewDeadline
+    "retryPeriod" $le.retryPeriod) }}
+{{- if hasKey .Values.settings "leaderElection" }}
+{{- fail "settings.leaderElection is not allowed: use the chart's leaderElection values" }}
+{{- end }}
+{{- toYaml (merge $owned (deepCopy .Values.settings)) }}
+{{- end }}
