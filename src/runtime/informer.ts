@@ -3,6 +3,7 @@ import { Watch } from "@kubernetes/client-node";
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
 import { ItemBackoff } from "./backoff.ts";
 import type { Logger } from "./logger.ts";
+import { wakeableSleep } from "./sleep.ts";
 import { errorMessage } from "./logger.ts";
 import { openWatch } from "./watch.ts";
 import type { OpenWatch, WatchEnd, WatchPort } from "./watch.ts";
@@ -277,15 +278,11 @@ export class Informer<T extends KubernetesObject> {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#sleepCancel = done;
-    });
+    const sleep = wakeableSleep(ms);
+    this.#sleepCancel = sleep.wake;
+    return sleep.done;
   }
+
 }
 
 function deepFreeze<V>(value: V): V {

@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { V1MicroTime } from "@kubernetes/client-node";
 import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "./logger.ts";
+import { wakeableSleep } from "./sleep.ts";
 import { errorMessage } from "./logger.ts";
 
 /** The subset of CoordinationV1Api the elector uses (tests wrap it to inject failures). */
@@ -216,15 +217,11 @@ export class LeaderElector {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(wake, ms);
-      function wake(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = wake;
-    });
+    const sleep = wakeableSleep(ms);
+    this.#wake = sleep.wake;
+    return sleep.done;
   }
+
 }
 
 function jitter(ms: number): number {
