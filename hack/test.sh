@@ -29,9 +29,11 @@ set +e
 npx mocha --require test/ground/hooks.ts 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 set -e
-passed="$(sed -n 's/^ *\([0-9][0-9]*\) passing.*/\1/p' "$out" | tail -1)"
-failed="$(sed -n 's/^ *\([0-9][0-9]*\) failing.*/\1/p' "$out" | tail -1)"
-pending="$(sed -n 's/^ *\([0-9][0-9]*\) pending.*/\1/p' "$out" | tail -1)"
+# Mocha's summary lines, with any colour codes removed first.
+summary="$(sed 's/\x1b\[[0-9;]*m//g' "$out")"
+passed="$(sed -n 's/^ *\([0-9][0-9]*\) passing.*/\1/p' <<<"$summary" | tail -1)"
+failed="$(sed -n 's/^ *\([0-9][0-9]*\) failing.*/\1/p' <<<"$summary" | tail -1)"
+pending="$(sed -n 's/^ *\([0-9][0-9]*\) pending.*/\1/p' <<<"$summary" | tail -1)"
 passed="${passed:-0}"
 failed="${failed:-0}"
 if [[ $status -ne 0 && $failed -eq 0 ]]; then
