@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the test ground's kube-apiserver and etcd, and the helm used by the chart tests, from the Go
-# module proxy, cached by version.
+# Builds the test ground's kube-apiserver, kube-controller-manager and etcd, and the helm used by the
+# chart tests, from the Go module proxy, cached by version.
 #
 # Prints the directory holding the binaries on its last line of stdout; progress goes to stderr.
 # The cache lives outside the repo (WSDB_CACHE_DIR, default ~/.cache/workspacedb-operator) and is
@@ -21,7 +21,7 @@ export CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off GOFLAGS=-buildvcs=false
 have_helm() {
   [[ -x "$OUT_DIR/helm" && "$("$OUT_DIR/helm" version --template '{{.Version}}' 2>/dev/null)" == "$HELM_VERSION" ]]
 }
-have_all() { [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/etcd" ]] && have_helm; }
+have_all() { [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/kube-controller-manager" && -x "$OUT_DIR/etcd" ]] && have_helm; }
 
 if have_all; then
   log "cached: $OUT_DIR"
@@ -81,9 +81,9 @@ GO
   with_progress "etcd" bash -c "cd '$dir' && go build -trimpath -ldflags '-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION' -o '$OUT_DIR/etcd.tmp' . && mv '$OUT_DIR/etcd.tmp' '$OUT_DIR/etcd'"
 }
 
-build_kube_apiserver() {
-  [[ -x "$OUT_DIR/kube-apiserver" ]] && return 0
-  log "building kube-apiserver $KUBE_VERSION (k8s.io/kubernetes with its staging modules)"
+build_kube() {
+  [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/kube-controller-manager" ]] && return 0
+  log "building kube-apiserver and kube-controller-manager $KUBE_VERSION (k8s.io/kubernetes with its staging modules)"
   local dir="$work/kube"
   mkdir -p "$dir"
   local modfile
@@ -103,10 +103,14 @@ build_kube_apiserver() {
   cat >"$dir/tools.go" <<'GO'
 //go:build tools
 
-// Package tools pins kube-apiserver's main package into this module's build list.
+// Package tools pins the main packages of kube-apiserver and kube-controller-manager into this
+// module's build list.
 package tools
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+)
 GO
   (cd "$dir" && go mod tidy >&2)
   local major="${KUBE_VERSION#v}"; major="${major%%.*}"
@@ -116,7 +120,11 @@ GO
     ld+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  with_progress "kube-apiserver" bash -c "cd '$dir' && go build -trimpath -ldflags '$ld' -o '$OUT_DIR/kube-apiserver.tmp' k8s.io/kubernetes/cmd/kube-apiserver && mv '$OUT_DIR/kube-apiserver.tmp' '$OUT_DIR/kube-apiserver'"
+  local bin
+  for bin in kube-apiserver kube-controller-manager; do
+    [[ -x "$OUT_DIR/$bin" ]] && continue
+    with_progress "$bin" bash -c "cd '$dir' && go build -trimpath -ldflags '$ld' -o '$OUT_DIR/$bin.tmp' k8s.io/kubernetes/cmd/$bin && mv '$OUT_DIR/$bin.tmp' '$OUT_DIR/$bin'"
+  done
 }
 
 build_helm() {
@@ -139,9 +147,10 @@ build_helm() {
 }
 
 build_etcd
-build_kube_apiserver
+build_kube
 build_helm
 "$OUT_DIR/etcd" --version | head -1 >&2
 "$OUT_DIR/kube-apiserver" --version >&2
+"$OUT_DIR/kube-controller-manager" --version >&2
 "$OUT_DIR/helm" version --short >&2
 echo "$OUT_DIR"
