@@ -1,6 +1,6 @@
 // Unit tests of SCRAM-SHA-256 verifiers, against verifiers computed by PostgreSQL 15 itself.
 import { expect } from "chai";
-import { isScramVerifier, saslPrep, scramSha256Verifier } from "../../../src/postgres/scram.ts";
+import { isScramVerifier, scramSha256Verifier } from "../../../src/postgres/scram.ts";
 import { POSTGRES_VECTORS } from "./scram-vectors.ts";
 
 function saltOf(verifier: string): Buffer {
@@ -35,24 +35,5 @@ describe("postgres/scram", () => {
     for (const bad of ["pencil", "md5abcdef", "SCRAM-SHA-256$4096:abc", `${POSTGRES_VECTORS[0]!.verifier}'`, `${POSTGRES_VECTORS[0]!.verifier}\n`]) {
       expect(isScramVerifier(bad), bad).to.equal(false);
     }
-  });
-
-  describe("saslPrep", () => {
-    it("leaves ASCII alone, even control characters", () => {
-      expect(saslPrep("Abc 123!")).to.equal("Abc 123!");
-      expect(saslPrep("a\tb")).to.equal("a\tb");
-    });
-
-    it("maps non-ASCII spaces, drops soft hyphens and applies NFKC", () => {
-      expect(saslPrep("a\u00A0b")).to.equal("a b");
-      expect(saslPrep("I\u00ADX")).to.equal("IX");
-      expect(saslPrep("\u2168")).to.equal("IX");
-      expect(saslPrep("e\u0301")).to.equal("\u00E9");
-    });
-
-    it("falls back to the raw password on prohibited characters", () => {
-      expect(saslPrep("é\u0007")).to.equal("é\u0007");
-      expect(saslPrep("é\uE000")).to.equal("é\uE000");
-    });
   });
 });
