@@ -30,10 +30,23 @@ export function scramSha256Verifier(password: string, options: ScramOptions = {}
   if (!Number.isInteger(iterations) || iterations < 1) throw new RangeError("iterations must be a positive integer");
   if (salt.length === 0) throw new RangeError("salt must not be empty");
   const salted = pbkdf2Sync(Buffer.from(saslPrep(password), "utf8"), salt, iterations, 32, "sha256");
-  const clientKey = createHmac("sha256", salted).update("Client Key").digest();
-  const storedKey = createHash("sha256").update(clientKey).digest();
-  const serverKey = createHmac("sha256", salted).update("Server Key").digest();
+  const { storedKey, serverKey } = scramKeys(salted);
   return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
+}
+
+/** The keys RFC 5802 derives from SaltedPassword = PBKDF2-HMAC-SHA-256(SASLprep(password), salt, iterations). */
+export interface ScramKeys {
+  clientKey: Buffer;
+  storedKey: Buffer;
+  serverKey: Buffer;
+}
+
+/** ClientKey = HMAC(salted, "Client Key"), StoredKey = SHA-256(ClientKey), ServerKey = HMAC(salted, "Server Key"). */
+export function scramKeys(saltedPassword: Buffer): ScramKeys {
+  const clientKey = createHmac("sha256", saltedPassword).update("Client Key").digest();
+  const storedKey = createHash("sha256").update(clientKey).digest();
+  const serverKey = createHmac("sha256", saltedPassword).update("Server Key").digest();
+  return { clientKey, storedKey, serverKey };
 }
 
 /** True when `value` has the exact shape of a SCRAM-SHA-256 verifier (so it can never be a plaintext password). */
