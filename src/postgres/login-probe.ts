@@ -96,6 +96,8 @@ async function converse(t: ProbeTransport, o: LoginProbeOptions, onEstablished: 
     t.write(wire.sslRequest());
     const answer = String.fromCharCode(await t.reader.readByte());
     if (answer === "S") await t.startTls(policy, o.host, connectTimeoutMs);
+    // Like libpq, an unauthenticated server's error text is not trusted (nor read) here.
+    else if (answer === "E") throw new PostgresError("Unavailable", "server sent an error response during the SSL exchange");
     else if (answer !== "N") throw wire.protocolViolation(`server answered SSLRequest with '${answer}'`);
     else if (policy.required) throw new PostgresError("Unavailable", `server does not support TLS, which sslmode ${o.sslMode} requires`);
   }

@@ -282,6 +282,16 @@ describe("postgres/login-probe", function () {
       expect(await probeLogin(options(server, { sslMode: "prefer" }))).to.deep.equal({ kind: "accepted" });
     });
 
+    it("an ErrorResponse instead of an answer to SSLRequest → Unavailable", async () => {
+      const server = await serve(async (conn) => {
+        await conn.readStartup();
+        conn.fatal("53300", "sorry, too many clients already");
+      });
+      const error = await probeFails(options(server, { sslMode: "prefer" }));
+      expect(error.kind).to.equal("Unavailable");
+      expect(error.message).to.match(/error response during the SSL exchange/);
+    });
+
     it("bytes sent after 'S' before the handshake → protocol violation (no injection into the TLS session)", async () => {
       const server = await serve(async (conn) => {
         await conn.readStartup();
