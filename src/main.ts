@@ -1,6 +1,7 @@
 // Composition root: settings, logger and kubeconfig, then the operator; exits cleanly on SIGTERM.
 import { KubeConfig } from "@kubernetes/client-node";
 import { loadSettings, SettingsError } from "./config/settings.ts";
+import { crdProblem } from "./kube/crds.ts";
 import { buildOperator } from "./operator.ts";
 import { createLogger, errorMessage } from "./runtime/logger.ts";
 
@@ -25,6 +26,19 @@ try {
 } catch (err) {
   fail(`cannot load a kubeconfig: ${errorMessage(err)}`);
 }
+
+// Refuse to run against CRDs older than this operator; wait up to a minute for an API server that does not answer.
+let problem: string | null | undefined;
+for (let attempt = 1; problem === undefined; attempt++) {
+  try {
+    problem = await crdProblem(kubeConfig);
+  } catch (err) {
+    if (attempt >= 12) fail(`cannot check the installed CRDs: ${errorMessage(err)}`);
+    log.warn("cannot check the installed CRDs yet; retrying", { error: errorMessage(err) });
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+  }
+}
+if (problem !== null) fail(problem);
 
 const operator = buildOperator(settings, kubeConfig, log, () => {
   log.error("lost leadership; exiting so that a fresh process can stand for election");

@@ -27,13 +27,19 @@ import { reconcileWorkspace } from "./controllers/workspace.ts";
 import { createKubeClient } from "./kube/client.ts";
 import { generatePassword } from "./postgres/password.ts";
 import { scramSha256Verifier } from "./postgres/scram.ts";
-import { openServerSql } from "./adapters/postgres.ts";
+import { ServerConnection } from "./postgres/server.ts";
 import { Controller } from "./runtime/controller.ts";
+import { Fence } from "./runtime/fence.ts";
 import { Informer, objectKey } from "./runtime/informer.ts";
 import type { Logger } from "./runtime/logger.ts";
 import { Manager } from "./runtime/manager.ts";
 import { createMetrics, createRegistry } from "./runtime/metrics.ts";
 import { observeWorkspaces, workspaceChanged } from "./watch.ts";
+
+/** True when `ws` may have something on the DatabaseServer `server` (status records both: written before anything is created). */
+function usesServer(ws: WorkspaceDatabase, server: string): boolean {
+  return ws.status?.server === server && ws.status.database !== undefined;
+}
 
 /** The assembled operator: start it, stop it. */
 export interface Operator {
@@ -46,14 +52,25 @@ export interface Operator {
 export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: Logger, onLostLeadership: () => void): Operator {
   const metrics = createMetrics(createRegistry({ defaultMetrics: true }));
   const identity = settings.leaderElection.identity ?? `${hostname()}_${process.pid}`;
-  const kube = createKubeClient(kubeConfig, { eventNamespace: settings.leaderElection.namespace, instance: identity });
+  // Closed until the lease is held (open for good without leader election): every write and statement checks it.
+  const fence = new Fence({ open: !settings.leaderElection.enabled });
+  const kube = createKubeClient(kubeConfig, {
+    eventNamespace: settings.leaderElection.namespace,
+    instance: identity,
+    fence: () => fence.check(),
+    onEventError: (reason, err) => log.debug("could not record an Event", { reason, error: err.message }),
+  });
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
 
   const servers = new ServerRegistry(kube, (endpoint) =>
-    openServerSql(endpoint, {
+    ServerConnection.open(endpoint, {
       maxConnections: settings.postgres.maxConnectionsPerServer,
       connectTimeoutMs: settings.postgres.connectTimeout,
+      statementTimeoutMs: settings.postgres.statementTimeout,
+      lockTimeoutMs: settings.postgres.lockTimeout,
+      applicationName: identity,
+      fence: () => fence.check(),
       onIdleError: (err) => log.warn("idle PostgreSQL connection failed", { error: err.message }),
     }),
   );
@@ -92,6 +109,7 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
     backoff: { baseMs: settings.backoff.base, maxMs: settings.backoff.max },
     metrics,
     log,
+    fence,
     reconciler: {
       reconcile: (key, keyLog) => {
         const [namespace = "", name = ""] = key.split("/");
@@ -117,6 +135,7 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
     backoff: { baseMs: settings.backoff.base, maxMs: settings.backoff.max },
     metrics,
     log,
+    fence,
     reconciler: {
       reconcile: (key, keyLog) =>
         reconcileServer(
@@ -125,6 +144,7 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
             servers,
             now: () => new Date(),
             recheckAfterMs: settings.resyncPeriod,
+            usersOf: (name) => workspaces.list().filter((ws) => usesServer(ws, name)),
             // WorkspaceDatabases waiting for this server (or on the default) get another pass.
             onReadinessChange: (server) => {
               for (const ws of workspaces.list()) {
@@ -139,17 +159,28 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
     },
   });
 
+  // A DatabaseServer being deleted waits for its last WorkspaceDatabase.
+  const serverOf = (obj: WorkspaceDatabase) => {
+    const name = obj.status?.server ?? obj.spec.serverRef?.name;
+    if (name !== undefined) serverController.enqueue(name);
+  };
   workspaces.on({
     onAdd: (obj) => workspaceController.enqueue(objectKey(obj)),
     onUpdate: (old, obj) => {
       if (workspaceChanged(old, obj)) workspaceController.enqueue(objectKey(obj));
+      if (old.status?.server !== obj.status?.server) serverOf(obj);
     },
-    onDelete: (obj) => observer.forget(obj),
+    onDelete: (obj) => {
+      observer.forget(obj);
+      serverOf(obj);
+    },
   });
   serverInformer.on({
     onAdd: (obj) => serverController.enqueue(objectKey(obj)),
     onUpdate: (old, obj) => {
-      if (old.metadata?.generation !== obj.metadata?.generation) serverController.enqueue(objectKey(obj));
+      if (old.metadata?.generation !== obj.metadata?.generation || old.metadata?.deletionTimestamp !== obj.metadata?.deletionTimestamp) {
+        serverController.enqueue(objectKey(obj));
+      }
     },
     onDelete: (obj) => serverController.enqueue(objectKey(obj)),
   });
@@ -179,6 +210,7 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
       : {}),
     resyncPeriodMs: settings.resyncPeriod,
     shutdownTimeoutMs: settings.shutdownTimeout,
+    fence,
     onLostLeadership,
   });
   manager.addInformer(workspaces);

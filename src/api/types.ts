@@ -11,8 +11,22 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const WORKSPACE_DATABASES = "workspacedatabases";
 export const DATABASE_SERVERS = "databaseservers";
 
-/** Finalizer that keeps a WorkspaceDatabase until its PostgreSQL clean-up succeeded. */
+/**
+ * Finalizer that keeps a WorkspaceDatabase until its PostgreSQL clean-up succeeded, and a
+ * DatabaseServer until no WorkspaceDatabase uses it.
+ */
 export const FINALIZER = "workspacedb.io/finalizer";
+
+/**
+ * Annotation on both CRDs giving the revision of their schema. The operator refuses to start when the
+ * installed CRDs carry an older revision than CRD_SCHEMA_REVISION (Helm never upgrades a chart's crds/).
+ */
+export const ANNOTATION_CRD_REVISION = "workspacedb.io/schema-revision";
+/** The CRD schema revision this operator needs. */
+export const CRD_SCHEMA_REVISION = 2;
+
+/** Namespace annotation (set by the platform team) naming the existing databases its WorkspaceDatabases may adopt. */
+export const ANNOTATION_ADOPT = "workspacedb.io/adopt";
 
 /** Annotations whose new values request a password regeneration. */
 export const ANNOTATION_REGENERATE_RW = "workspacedb.io/regenerate-rw";
@@ -75,6 +89,12 @@ export interface SecretReference {
 /** PostgreSQL sslmode values accepted in `spec.sslMode` and written into URLs. */
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 
+/** A Kubernetes label selector (metav1.LabelSelector). */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: "In" | "NotIn" | "Exists" | "DoesNotExist"; values?: string[] }[];
+}
+
 /** `DatabaseServer.spec`: a PostgreSQL server the operator may create databases on. */
 export interface DatabaseServerSpec {
   host: string;
@@ -85,6 +105,20 @@ export interface DatabaseServerSpec {
   maintenanceDatabase: string;
   adminSecretRef: SecretReference;
   default?: boolean;
+  /** How the operator and clients verify the server. */
+  tls?: { caSecretRef?: SecretReference };
+  /** Which namespaces' WorkspaceDatabases may use this server; all when absent. */
+  namespaceSelector?: LabelSelector;
+}
+
+/** Something only a superuser can lock down on a server, with the statements to run once. */
+export interface HardeningItem {
+  /** Stable identifier, e.g. `large-objects`. */
+  name: string;
+  /** What is open and why it matters. */
+  message: string;
+  /** The statements a superuser runs (and where). */
+  statements: string[];
 }
 
 /** `DatabaseServer.status`. */
@@ -93,6 +127,9 @@ export interface DatabaseServerStatus {
   conditions?: Condition[];
   serverVersion?: string;
   databases?: number;
+  /** WorkspaceDatabases that use this server (it is not deleted before they are). */
+  workspaceDatabases?: number;
+  hardening?: HardeningItem[];
 }
 
 /** A cluster-scoped DatabaseServer object. */

@@ -32,6 +32,10 @@ export interface Settings {
     /** Pooled connections per DatabaseServer. */
     maxConnectionsPerServer: number;
     connectTimeout: number;
+    /** Server-side statement_timeout of every operator session, ms (leader fencing: renewDeadline + this < leaseDuration). */
+    statementTimeout: number;
+    /** Server-side lock_timeout of every operator session, ms (at most statementTimeout). */
+    lockTimeout: number;
   };
   /** Per-object retry back-off of failed reconciles, ms. */
   backoff: { base: number; max: number };
@@ -51,12 +55,12 @@ export const DEFAULT_SETTINGS: Settings = {
     enabled: true,
     namespace: "workspacedb-system",
     leaseName: "workspacedb-operator",
-    leaseDuration: 15_000,
+    leaseDuration: 30_000,
     renewDeadline: 10_000,
     retryPeriod: 2_000,
   },
   passwordLength: 32,
-  postgres: { maxConnectionsPerServer: 4, connectTimeout: 10_000 },
+  postgres: { maxConnectionsPerServer: 4, connectTimeout: 10_000, statementTimeout: 15_000, lockTimeout: 5_000 },
   backoff: { base: 5, max: 1_000_000 },
   shutdownTimeout: 30_000,
 };
@@ -104,10 +108,12 @@ export const settingsSchema = {
     postgres: {
       type: "object",
       additionalProperties: false,
-      required: ["maxConnectionsPerServer", "connectTimeout"],
+      required: ["maxConnectionsPerServer", "connectTimeout", "statementTimeout", "lockTimeout"],
       properties: {
         maxConnectionsPerServer: { type: "integer", minimum: 1, maximum: 100, description: "pooled connections per DatabaseServer" },
         connectTimeout: duration(100, 300_000, "PostgreSQL connect timeout"),
+        statementTimeout: duration(100, 3_600_000, "server-side statement_timeout of the operator's sessions"),
+        lockTimeout: duration(100, 3_600_000, "server-side lock_timeout of the operator's sessions"),
       },
     },
     backoff: {

@@ -205,6 +205,16 @@ function crossCheck(s: Record<string, unknown>, merged: Map<string, Value>, prob
   need(le.renewDeadline < le.leaseDuration, "leaderElection.renewDeadline", `must be less than leaderElection.leaseDuration (${formatDuration(le.leaseDuration)})`);
   need(le.retryPeriod < le.renewDeadline, "leaderElection.retryPeriod", `must be less than leaderElection.renewDeadline (${formatDuration(le.renewDeadline)})`);
   need(bo.base <= bo.max, "backoff.base", `must not exceed backoff.max (${formatDuration(bo.max)})`);
+  const pg = s.postgres as Settings["postgres"];
+  need(pg.lockTimeout <= pg.statementTimeout, "postgres.lockTimeout", `must not exceed postgres.statementTimeout (${formatDuration(pg.statementTimeout)})`);
+  // Leader fencing: a statement started just before the fence closes must be over before another replica may lead.
+  if (le.enabled) {
+    need(
+      le.renewDeadline + pg.statementTimeout < le.leaseDuration,
+      "postgres.statementTimeout",
+      `leaderElection.renewDeadline (${formatDuration(le.renewDeadline)}) + postgres.statementTimeout must be less than leaderElection.leaseDuration (${formatDuration(le.leaseDuration)}), so that no statement of an old leader can still run when a new one starts`,
+    );
+  }
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

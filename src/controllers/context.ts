@@ -1,8 +1,10 @@
 // What a WorkspaceDatabase pass works from: its dependencies, names, server and endpoint.
 import type { DatabaseServer, WorkspaceDatabase } from "../api/types.ts";
 import type { KubePort } from "../kube/client.ts";
-import { deriveDatabaseName, readOnlyRoleName } from "../postgres/naming.ts";
-import type { WorkspaceNames } from "./ports.ts";
+import { checkDatabaseName, deriveDatabaseName, readOnlyRoleName } from "../postgres/naming.ts";
+import { Reasons } from "./conditions.ts";
+import { ReconcileFailure } from "./failure.ts";
+import type { WorkspaceNames, WorkspaceRef } from "./ports.ts";
 import type { ConnectionEndpoint } from "./secret.ts";
 import type { ServerRegistry } from "./servers.ts";
 
@@ -25,10 +27,22 @@ export interface WorkspaceDeps {
   observe?: (obj: WorkspaceDatabase, ready: boolean | undefined) => void;
 }
 
-/** The names a WorkspaceDatabase uses: explicit, then recorded in status, then derived. */
+/**
+ * The names a WorkspaceDatabase uses: explicit, then recorded in status, then derived. Throws a
+ * ReconcileFailure (InvalidSpec) for a name that could be another database's read-only login.
+ */
 export function workspaceNames(obj: WorkspaceDatabase): WorkspaceNames {
   const database = obj.spec.databaseName ?? obj.status?.database ?? deriveDatabaseName(obj.metadata.namespace ?? "", obj.metadata.name);
+  const problem = checkDatabaseName(database);
+  if (problem !== null) {
+    throw new ReconcileFailure(Reasons.InvalidSpec, `${problem}: "${database}"; nothing was created`, { kind: "never" });
+  }
   return { database, readWrite: database, readOnly: readOnlyRoleName(database) };
+}
+
+/** The WorkspaceDatabase as ownership markers record it. */
+export function workspaceRef(obj: WorkspaceDatabase): WorkspaceRef {
+  return { namespace: obj.metadata.namespace ?? "", name: obj.metadata.name };
 }
 
 /** The server a WorkspaceDatabase uses: once recorded in status it sticks, even if the default moves. */

@@ -1,48 +1,97 @@
-// Clean-up of a deleted WorkspaceDatabase: Retain keeps data and roles (NOLOGIN), Delete drops them.
-import { FINALIZER, type WorkspaceDatabase } from "../api/types.ts";
+// Clean-up of a deleted WorkspaceDatabase: only what markers prove is its own; Retain disables logins, Delete drops.
+import type { V1Secret } from "@kubernetes/client-node";
+import { FINALIZER, type Access, type WorkspaceDatabase } from "../api/types.ts";
+import { PostgresError } from "../postgres/errors.ts";
 import { Reasons } from "./conditions.ts";
-import { ReconcileFailure } from "./failure.ts";
-import type { Log, PassResult } from "./ports.ts";
-import { secretName } from "./secret.ts";
 import { serverName, workspaceNames, type WorkspaceDeps } from "./context.ts";
+import { ReconcileFailure } from "./failure.ts";
+import { provenOwned } from "./ownership.ts";
+import type { Log, MarkedPart, PassResult, ServerSql, WorkspaceNames } from "./ports.ts";
+import { secretName } from "./secret.ts";
+
+/** How long a deletion blocked by sessions the admin cannot end waits before the next try. */
+const BLOCKED_RETRY_MS = 10_000;
 
 /**
- * Runs the deletion policy, then removes the finalizer. Any failure leaves the finalizer in place
- * (the object then says why on its Ready condition) so nothing is forgotten.
+ * Runs the deletion policy on the parts markers prove are this object's, removes its Secrets, then the
+ * finalizer. Nothing optional is on this path (Events are fire and forget). Any failure leaves the
+ * finalizer in place (the object then says why) so nothing is forgotten.
  */
 export async function finalizeWorkspace(deps: WorkspaceDeps, obj: WorkspaceDatabase, log: Log): Promise<PassResult> {
   const finalizers = obj.metadata.finalizers ?? [];
   if (!finalizers.includes(FINALIZER)) return {};
-  const namespace = obj.metadata.namespace ?? "";
-  const policy = obj.spec.deletionPolicy ?? "Retain";
 
-  // Only a database this object provisioned (status.database) is ever touched.
-  if (obj.status?.database) {
+  // Nothing is created on a server before status records the database: without it there is nothing to clean up.
+  if (obj.status?.database !== undefined) {
     const server = await deps.servers.resolve(serverName(obj));
     const sql = await deps.servers.connect(server);
     const names = workspaceNames(obj);
-    const ownership = await sql.databaseOwnership(names.database);
-    const ours = ownership.owner?.namespace === namespace && ownership.owner.name === obj.metadata.name;
-    if (ownership.exists && !ours) {
-      log.warn("database is not owned by this object; leaving it alone", { database: names.database });
-    } else if (policy === "Delete") {
-      await sql.dropWorkspace(names);
-      await deps.kube.recordEvent(obj, "Normal", "Dropped", `dropped database "${names.database}" and logins "${names.readWrite}", "${names.readOnly}"`);
-    } else {
-      for (const role of [names.readWrite, names.readOnly]) {
-        await sql.disableLogin(role);
-        await sql.terminateSessions(role);
-      }
-      await deps.kube.recordEvent(obj, "Normal", "Retained", `kept database "${names.database}" and its data; logins "${names.readWrite}" and "${names.readOnly}" set NOLOGIN`);
-    }
+    const owned = await provenOwned(deps, sql, obj, names);
+    if (obj.spec.deletionPolicy === "Delete") await dropOwned(deps, sql, obj, names, owned);
+    else await retainOwned(deps, sql, obj, names, owned);
   }
-  await deps.kube.deleteSecret(namespace, secretName(obj.metadata.name, "read-write"));
-  await deps.kube.deleteSecret(namespace, secretName(obj.metadata.name, "read-only"));
+  for (const access of ["read-write", "read-only"] as const) await deleteOwnSecret(deps, obj, access);
   try {
     await deps.kube.setFinalizers(obj, finalizers.filter((f) => f !== FINALIZER));
   } catch (err) {
     throw new ReconcileFailure(Reasons.Deleting, "removing the finalizer failed; will retry", { kind: "backoff" }, { cause: err });
   }
-  log.info("finalized", { policy });
+  log.info("finalized", { policy: obj.spec.deletionPolicy ?? "Retain" });
   return {};
+}
+
+function roleOf(names: WorkspaceNames, part: MarkedPart): string {
+  return part === "read-write" ? names.readWrite : names.readOnly;
+}
+
+async function dropOwned(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, names: WorkspaceNames, owned: Set<MarkedPart>): Promise<void> {
+  const roles = (["read-write", "read-only"] as const).filter((p) => owned.has(p));
+  for (const part of roles) await sql.terminateSessions(roleOf(names, part));
+  if (owned.has("database")) {
+    try {
+      await sql.dropDatabase(names.database);
+    } catch (err) {
+      if (err instanceof PostgresError && err.code === "55006") {
+        throw new ReconcileFailure(Reasons.Deleting, err.message, { kind: "after", ms: BLOCKED_RETRY_MS }, { cause: err });
+      }
+      throw err;
+    }
+  }
+  for (const part of roles) await sql.dropRole(roleOf(names, part));
+  const kept = (["database", "read-write", "read-only"] as const).filter((p) => !owned.has(p));
+  deps.kube.recordEvent(
+    obj,
+    "Normal",
+    "Dropped",
+    `dropped ${[...(owned.has("database") ? [`database "${names.database}"`] : []), ...roles.map((p) => `login "${roleOf(names, p)}"`)].join(", ") || "nothing"}` +
+      (kept.length > 0 ? `; left ${kept.join(", ")} alone: not owned by this object` : ""),
+  );
+}
+
+async function retainOwned(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, names: WorkspaceNames, owned: Set<MarkedPart>): Promise<void> {
+  const roles = (["read-write", "read-only"] as const).filter((p) => owned.has(p));
+  for (const part of roles) {
+    await sql.disableLogin(roleOf(names, part));
+    await sql.terminateSessions(roleOf(names, part));
+  }
+  deps.kube.recordEvent(
+    obj,
+    "Normal",
+    "Retained",
+    `kept database "${names.database}" and its data; ${roles.length > 0 ? `logins ${roles.map((p) => `"${roleOf(names, p)}"`).join(" and ")} set NOLOGIN` : "no login of this object to disable"}`,
+  );
+}
+
+function controlledBy(secret: V1Secret, obj: WorkspaceDatabase): boolean {
+  const controller = (secret.metadata?.ownerReferences ?? []).find((r) => r.controller === true);
+  return controller?.kind === "WorkspaceDatabase" && controller.name === obj.metadata.name;
+}
+
+/** Deletes the Secret of `access` only when this object controls it (never a Secret of that name someone else made). */
+async function deleteOwnSecret(deps: WorkspaceDeps, obj: WorkspaceDatabase, access: Access): Promise<void> {
+  const namespace = obj.metadata.namespace ?? "";
+  const name = secretName(obj.metadata.name, access);
+  const secret = await deps.kube.getSecret(namespace, name);
+  if (secret?.metadata?.uid === undefined || !controlledBy(secret, obj)) return;
+  await deps.kube.deleteSecret(namespace, name, secret.metadata.uid);
 }

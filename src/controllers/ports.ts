@@ -1,46 +1,46 @@
-// What the reconcilers need from PostgreSQL, in their own words; src/postgres provides it.
+// What the reconcilers need from PostgreSQL, in their own words; src/postgres/server.ts provides it.
 import type { DatabaseServer } from "../api/types.ts";
+import type { ServerInfo } from "../postgres/admin.ts";
+import type { ClaimFacts } from "../postgres/claim.ts";
+import type { LoginOutcome } from "../postgres/login-probe.ts";
+import type { MarkedPart, WorkspaceRef } from "../postgres/marker.ts";
 import type { ServerEndpoint } from "../postgres/server.ts";
-import type { WorkspaceNames } from "../postgres/state.ts";
+import type { DesiredWorkspace, WorkspaceNames } from "../postgres/state.ts";
 
-/** The database and the two logins of one workspace, and a server's admin endpoint: the SQL layer's own types. */
-export type { ServerEndpoint, WorkspaceNames };
+export type { ClaimFacts, DesiredWorkspace, LoginOutcome, MarkedPart, ServerEndpoint, ServerInfo, WorkspaceNames, WorkspaceRef };
 
-/** The state a workspace must be in (see DESIGN.md, Privileges). */
-export interface DesiredWorkspace {
-  names: WorkspaceNames;
-  owner: { namespace: string; name: string };
-  connectionLimit: number;
-  statementTimeout: string;
-  idleInTransactionSessionTimeout: string;
-  extensions: string[];
-  /** SCRAM verifiers used when a login has to be created. */
-  verifiers: { readWrite: () => string; readOnly: () => string };
+/** What one provisioning pass did. */
+export interface ProvisionResult {
+  /** Statements applied (0 when everything was already in place). */
+  statements: number;
+  /** Requested extensions that sit in another schema (created there by 0.1): left alone, reported. */
+  misplacedExtensions: { name: string; schema: string }[];
 }
 
-/** Who a database belongs to, according to its ownership marker. */
-export interface DatabaseOwnership {
-  exists: boolean;
-  /** The marker's owner; null when the database is absent or carries no marker. */
-  owner: { namespace: string; name: string } | null;
-}
-
-/** One DatabaseServer's admin connection, as the reconcilers use it. */
+/** One DatabaseServer's admin connection, as the reconcilers use it. Every method acts on what it is given; ownership is decided by the caller. */
 export interface ServerSql {
-  serverInfo(): Promise<{ version: string; databases: number }>;
+  /** The admin role the operator connects as. */
+  readonly adminRole: string;
+  serverInfo(): Promise<ServerInfo>;
   /** Privileges the admin role lacks (e.g. `CREATEDB`); empty when it has all it needs. */
   missingAdminPrivileges(): Promise<string[]>;
-  databaseOwnership(database: string): Promise<DatabaseOwnership>;
-  /** Brings the workspace to `desired`; returns how many statements ran (0 when already there). */
-  provision(desired: DesiredWorkspace): Promise<number>;
-  /** True when `role` logs in to `database` with `password`; false when the password is refused. */
-  checkLogin(database: string, role: string, password: string): Promise<boolean>;
+  /** Markers and privileged attributes of the database and both roles (one catalog query). */
+  claimFacts(names: WorkspaceNames): Promise<ClaimFacts>;
+  /** Writes the ownership markers of `parts` (in the order given) for `owner`. */
+  mark(owner: WorkspaceRef, names: WorkspaceNames, parts: readonly MarkedPart[]): Promise<void>;
+  /** Brings the workspace to `desired`. */
+  provision(desired: DesiredWorkspace): Promise<ProvisionResult>;
+  /** Logs in as `role` to `database` with `password` (SCRAM-SHA-256 only) and says what that proved. */
+  probeLogin(database: string, role: string, password: string): Promise<LoginOutcome>;
+  /** Sets a role's password from its SCRAM verifier, from the maintenance database. */
   setPassword(role: string, verifier: string): Promise<void>;
+  /** Ends every session of `role`; returns how many were ended. */
   terminateSessions(role: string): Promise<number>;
-  /** Sets NOLOGIN; a role that does not exist is fine. */
-  disableLogin(role: string): Promise<void>;
-  /** Ends sessions, drops the database (with force) and both logins; absent ones are fine. */
-  dropWorkspace(names: WorkspaceNames): Promise<void>;
+  /** Sets NOLOGIN; false (and nothing done) when the role does not exist. */
+  disableLogin(role: string): Promise<boolean>;
+  /** Drops a database (with force); refuses (SQLSTATE 55006, naming them) while sessions the admin cannot end are in it. */
+  dropDatabase(database: string): Promise<void>;
+  dropRole(role: string): Promise<void>;
   close(): Promise<void>;
 }
 

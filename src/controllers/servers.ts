@@ -84,6 +84,20 @@ export class ServerRegistry {
     return sql;
   }
 
+  /**
+   * The admin role names of every DatabaseServer (from their admin Secrets): such roles are never
+   * adopted, whatever their attributes. Read only when an unmarked database is looked at.
+   */
+  async adminRoles(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const server of await this.#kube.listDatabaseServers()) {
+      const ref = server.spec.adminSecretRef;
+      const user = secretValue(await this.#kube.getSecret(ref.namespace, ref.name), "username");
+      if (user) out.add(user);
+    }
+    return out;
+  }
+
   /** Closes the connection of a server that was deleted. */
   async forget(name: string): Promise<void> {
     const entry = this.#entries.get(name);

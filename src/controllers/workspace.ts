@@ -1,28 +1,33 @@
-// Reconciles one WorkspaceDatabase: database, two logins, two Secrets, status — a linear chain of steps.
+// Reconciles one WorkspaceDatabase: a linear chain of steps from ownership to status.
 import {
   FINALIZER,
-  type Access,
   type CredentialStatus,
+  type DatabaseServer,
   type WorkspaceDatabase,
   type WorkspaceDatabaseStatus,
 } from "../api/types.ts";
 import type { KubePort } from "../kube/client.ts";
+import { isFenced } from "../runtime/fence.ts";
+import { checkNamespaceAllowed } from "./access.ts";
 import { READY, Reasons, findCondition, setCondition, type ConditionInput } from "./conditions.ts";
+import { SPEC_DEFAULTS, endpointOf, serverName, workspaceNames, workspaceRef, type WorkspaceDeps } from "./context.ts";
 import { ensureCredentialSecret, type CredentialOutcome } from "./credentials.ts";
 import { finalizeWorkspace } from "./deletion.ts";
 import { sameJson } from "./equal.ts";
 import { ReconcileFailure, toFailure } from "./failure.ts";
-import type { Log, PassResult, ServerSql, WorkspaceNames } from "./ports.ts";
-import { SPEC_DEFAULTS, endpointOf, serverName, workspaceNames, type WorkspaceDeps } from "./context.ts";
+import { claimWorkspace } from "./ownership.ts";
+import type { Log, PassResult, ProvisionResult, ServerSql } from "./ports.ts";
+import { pendingChange, rotate, verifyLogin } from "./rotation.ts";
 
 /** Runs one pass for `namespace/name`; failures end up on the Ready condition and as Warning Events. */
 export async function reconcileWorkspace(deps: WorkspaceDeps, namespace: string, name: string, log: Log): Promise<PassResult> {
   const obj = await deps.kube.getWorkspaceDatabase(namespace, name);
   if (!obj) return {};
   try {
-    const result = obj.metadata.deletionTimestamp ? await finalizeWorkspace(deps, obj, log) : await provisionWorkspace(deps, obj, log);
-    return result;
+    return obj.metadata.deletionTimestamp ? await finalizeWorkspace(deps, obj, log) : await provisionWorkspace(deps, obj, log);
   } catch (err) {
+    // Another replica may lead now: write nothing more.
+    if (isFenced(err)) throw err;
     const failure = toFailure(err);
     log.warn("reconcile failed", { reason: failure.reason, error: failure.message });
     await reportFailure(deps, obj, failure);
@@ -49,15 +54,19 @@ async function reportFailure(deps: WorkspaceDeps, obj: WorkspaceDatabase, failur
     conditions: setCondition(obj.status?.conditions, condition, deps.now()),
   };
   if (!previous || previous.reason !== condition.reason || previous.message !== condition.message) {
-    await deps.kube.recordEvent(obj, "Warning", deleting ? Reasons.Deleting : failure.reason, condition.message).catch(() => undefined);
+    deps.kube.recordEvent(obj, "Warning", condition.reason, condition.message);
   }
-  await writeStatus(deps.kube, obj, status);
+  // Optional while deleting: a namespace being torn down must not wait on a status write.
+  await writeStatus(deps.kube, obj, status).catch((err: unknown) => {
+    if (!deleting) throw err;
+  });
 }
 
 /** Patches status only when it differs from what the object already says. */
 async function writeStatus(kube: KubePort, obj: WorkspaceDatabase, status: WorkspaceDatabaseStatus): Promise<void> {
   if (sameJson(obj.status ?? {}, status)) return;
   await kube.patchWorkspaceDatabaseStatus(obj.metadata.namespace ?? "", obj.metadata.name, status);
+  obj.status = status;
 }
 
 async function ensureFinalizer(deps: WorkspaceDeps, obj: WorkspaceDatabase): Promise<WorkspaceDatabase> {
@@ -66,33 +75,7 @@ async function ensureFinalizer(deps: WorkspaceDeps, obj: WorkspaceDatabase): Pro
   return deps.kube.setFinalizers(obj, [...finalizers, FINALIZER]);
 }
 
-async function checkOwnership(sql: ServerSql, obj: WorkspaceDatabase, names: WorkspaceNames): Promise<"ours" | "new" | "adopt"> {
-  const ownership = await sql.databaseOwnership(names.database);
-  const ns = obj.metadata.namespace ?? "";
-  if (!ownership.exists) return "new";
-  if (ownership.owner) {
-    if (ownership.owner.namespace === ns && ownership.owner.name === obj.metadata.name) return "ours";
-    throw new ReconcileFailure(
-      Reasons.Conflict,
-      `database "${names.database}" belongs to WorkspaceDatabase ${ownership.owner.namespace}/${ownership.owner.name}; choose another spec.databaseName`,
-      { kind: "after", ms: 120_000 },
-    );
-  }
-  // CREATE DATABASE and its COMMENT cannot share a transaction: a crash between the two leaves
-  // our database unmarked. Status records the name before the database is created, so it is ours.
-  if (obj.status?.database === names.database) return "ours";
-  if (obj.spec.databaseName === names.database) return "adopt";
-  throw new ReconcileFailure(
-    Reasons.Conflict,
-    `database "${names.database}" already exists and is not managed by workspacedb-operator; set spec.databaseName: ${names.database} to adopt it`,
-    { kind: "after", ms: 120_000 },
-  );
-}
-
-async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDatabase, log: Log): Promise<PassResult> {
-  const obj = await ensureFinalizer(deps, original);
-  const server = await deps.servers.resolve(serverName(obj));
-  const sql = await deps.servers.connect(server);
+async function checkAdmin(sql: ServerSql, server: DatabaseServer): Promise<void> {
   // Without CREATEDB/CREATEROLE a pass would stop half-way (a database but no logins): create nothing.
   const missing = await sql.missingAdminPrivileges();
   if (missing.length > 0) {
@@ -102,34 +85,58 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
       { kind: "after", ms: 60_000 },
     );
   }
+}
+
+/**
+ * The provisioning chain: finalizer → server (and namespaceSelector) → admin privileges → ownership
+ * (markers; Conflict changes nothing) → names recorded in status → Secrets (a new password is written
+ * to its Secret first) → regenerated passwords given to the roles and old sessions ended, from the
+ * maintenance database → database, logins and privileges → each login checked against its Secret →
+ * status.
+ */
+async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDatabase, log: Log): Promise<PassResult> {
+  const obj = await ensureFinalizer(deps, original);
+  const server = await deps.servers.resolve(serverName(obj));
+  await checkNamespaceAllowed(deps, server, obj);
+  const sql = await deps.servers.connect(server);
+  await checkAdmin(sql, server);
   const names = workspaceNames(obj);
-  const ownership = await checkOwnership(sql, obj, names);
-  const endpoint = endpointOf(server);
   const now = deps.now();
-  if (ownership === "new" && obj.status?.database !== names.database) {
+  const { facts } = await claimWorkspace(deps, sql, server, obj, names, log);
+  if (obj.status?.database !== names.database || obj.status.server !== server.metadata.name) {
     await recordIntent(deps, obj, server.metadata.name, names.database, now);
   }
 
-  const context = { kube: deps.kube, owner: obj, endpoint, database: names.database, now, newPassword: deps.newPassword };
+  const context = { kube: deps.kube, owner: obj, endpoint: endpointOf(server), database: names.database, now, newPassword: deps.newPassword };
   const readWrite = await ensureCredentialSecret(context, "read-write", names.readWrite);
   const readOnly = await ensureCredentialSecret(context, "read-only", names.readOnly);
 
-  const statements = await sql.provision({
+  // Rotation first, before and independent of every other step.
+  const rotated: CredentialOutcome[] = [];
+  for (const [outcome, exists] of [[readWrite, facts.readWrite !== null], [readOnly, facts.readOnly !== null]] as const) {
+    if (exists && pendingChange(obj, outcome)) {
+      await rotate(deps, sql, obj, outcome, log);
+      rotated.push(outcome);
+    }
+  }
+  if (rotated.length > 0) {
+    // Recorded at once, so a later failing step never makes a retry end the new password's sessions.
+    await writeStatus(deps.kube, obj, { ...(obj.status ?? {}), credentials: credentialsStatus(obj, readWrite, readOnly) });
+  }
+
+  const result = await sql.provision({
     names,
-    owner: { namespace: obj.metadata.namespace ?? "", name: obj.metadata.name },
+    owner: workspaceRef(obj),
     connectionLimit: obj.spec.connectionLimit ?? SPEC_DEFAULTS.connectionLimit,
     statementTimeout: obj.spec.statementTimeout ?? SPEC_DEFAULTS.statementTimeout,
     idleInTransactionSessionTimeout: obj.spec.idleInTransactionSessionTimeout ?? SPEC_DEFAULTS.idleInTransactionSessionTimeout,
     extensions: obj.spec.extensions ?? [],
     verifiers: { readWrite: () => deps.verifier(readWrite.password), readOnly: () => deps.verifier(readOnly.password) },
   });
-  if (statements > 0) log.info("applied SQL changes", { statements, database: names.database });
-  if (ownership === "adopt") {
-    await deps.kube.recordEvent(obj, "Normal", "Adopted", `adopted existing database "${names.database}" on server "${server.metadata.name}"; its data was left as it was`);
-  }
+  if (result.statements > 0) log.info("applied SQL changes", { statements: result.statements, database: names.database });
 
   for (const outcome of [readWrite, readOnly]) {
-    await alignLogin(deps, sql, obj, names.database, outcome, log);
+    if (!rotated.includes(outcome)) await verifyLogin(deps, sql, obj, names.database, outcome, log);
   }
 
   const status: WorkspaceDatabaseStatus = {
@@ -137,43 +144,52 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
     observedGeneration: obj.metadata.generation,
     server: server.metadata.name,
     database: names.database,
-    credentials: { readWrite: credentialStatus(readWrite), readOnly: credentialStatus(readOnly) },
+    credentials: credentialsStatus(obj, readWrite, readOnly),
     conditions: setCondition(
       obj.status?.conditions,
-      {
-        type: READY,
-        status: "True",
-        reason: Reasons.Provisioned,
-        message: `database "${names.database}" on server "${server.metadata.name}" is ready; credentials in Secrets ${readWrite.secretName} and ${readOnly.secretName}`,
-        observedGeneration: obj.metadata.generation,
-      },
+      { type: READY, status: "True", reason: Reasons.Provisioned, message: readyMessage(server, names.database, readWrite, readOnly, result), observedGeneration: obj.metadata.generation },
       now,
     ),
   };
   const previous = findCondition(obj.status?.conditions, READY);
   if (!previous || previous.status !== "True") {
-    await deps.kube.recordEvent(obj, "Normal", Reasons.Provisioned, `database "${names.database}" is ready on server "${server.metadata.name}"`);
+    deps.kube.recordEvent(obj, "Normal", Reasons.Provisioned, `database "${names.database}" is ready on server "${server.metadata.name}"`);
   }
   await writeStatus(deps.kube, obj, status);
   deps.observe?.({ ...obj, status }, true);
   return {};
 }
 
-/** Writes the database name into status before the database exists (see checkOwnership). */
+function readyMessage(server: DatabaseServer, database: string, readWrite: CredentialOutcome, readOnly: CredentialOutcome, result: ProvisionResult): string {
+  let message = `database "${database}" on server "${server.metadata.name}" is ready; credentials in Secrets ${readWrite.secretName} and ${readOnly.secretName}`;
+  if (result.misplacedExtensions.length > 0) {
+    const list = result.misplacedExtensions.map((e) => `${e.name} (in schema ${e.schema})`).join(", ");
+    message += `; extensions ${list} were left where an earlier version created them: a superuser or the database owner can move them with ALTER EXTENSION … SET SCHEMA extensions`;
+  }
+  return message;
+}
+
+/** Writes the server and database names into status before anything is created on the server. */
 async function recordIntent(deps: WorkspaceDeps, obj: WorkspaceDatabase, server: string, database: string, now: Date): Promise<void> {
+  const provisioned = findCondition(obj.status?.conditions, READY)?.status === "True";
   const status: WorkspaceDatabaseStatus = {
     ...(obj.status ?? {}),
     observedGeneration: obj.metadata.generation,
     server,
     database,
-    conditions: setCondition(
-      obj.status?.conditions,
-      { type: READY, status: "False", reason: Reasons.Provisioning, message: `creating database "${database}" on server "${server}"`, observedGeneration: obj.metadata.generation },
-      now,
-    ),
+    conditions: provisioned
+      ? obj.status?.conditions ?? []
+      : setCondition(
+        obj.status?.conditions,
+        { type: READY, status: "False", reason: Reasons.Provisioning, message: `creating database "${database}" on server "${server}"`, observedGeneration: obj.metadata.generation },
+        now,
+      ),
   };
-  await deps.kube.patchWorkspaceDatabaseStatus(obj.metadata.namespace ?? "", obj.metadata.name, status);
-  obj.status = status;
+  await writeStatus(deps.kube, obj, status);
+}
+
+function credentialsStatus(obj: WorkspaceDatabase, readWrite: CredentialOutcome, readOnly: CredentialOutcome): WorkspaceDatabaseStatus["credentials"] {
+  return { ...(obj.status?.credentials ?? {}), readWrite: credentialStatus(readWrite), readOnly: credentialStatus(readOnly) };
 }
 
 function credentialStatus(outcome: CredentialOutcome): CredentialStatus {
@@ -184,38 +200,4 @@ function credentialStatus(outcome: CredentialOutcome): CredentialStatus {
     // Absent means "none handled yet": a merge patch cannot store null, so it is left out.
     ...(outcome.handledToken !== undefined ? { regenerateToken: outcome.handledToken } : {}),
   };
-}
-
-function label(access: Access): string {
-  return access === "read-write" ? "read/write" : "read-only";
-}
-
-/**
- * Makes the role's password the Secret's. A password that changed since the last completed pass
- * (regeneration, re-created Secret) also ends the sessions opened with the old one.
- */
-async function alignLogin(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, database: string, outcome: CredentialOutcome, log: Log): Promise<void> {
-  const key = outcome.access === "read-write" ? "readWrite" : "readOnly";
-  const previousChange = obj.status?.credentials?.[key]?.passwordChangedAt;
-  // This pass's own regeneration or re-creation counts too: passwordChangedAt has a resolution of one
-  // second, so a second change within the same second would otherwise keep the old sessions and Event.
-  const changeToFinish =
-    outcome.regenerated ||
-    (previousChange !== undefined && (outcome.recreated || previousChange !== outcome.passwordChangedAt));
-  const loginWorks = await sql.checkLogin(database, outcome.username, outcome.password);
-  if (!loginWorks) {
-    await sql.setPassword(outcome.username, deps.verifier(outcome.password));
-    if (!changeToFinish && !outcome.recreated) {
-      log.info("password of role did not match its Secret; reset from the Secret", { access: outcome.access });
-      await deps.kube.recordEvent(obj, "Normal", "PasswordReset", `the ${label(outcome.access)} login's password did not match Secret ${outcome.secretName}; set it from the Secret`);
-    }
-  }
-  if (!changeToFinish) return;
-  if (obj.spec.rotation?.terminateSessions !== false) {
-    const ended = await sql.terminateSessions(outcome.username);
-    if (ended > 0) log.info("terminated sessions opened with the old password", { access: outcome.access, sessions: ended });
-  }
-  const why = outcome.recreated ? `Secret ${outcome.secretName} was re-created` : "regeneration requested";
-  log.info("password regenerated", { access: outcome.access });
-  await deps.kube.recordEvent(obj, "Normal", "PasswordRegenerated", `${label(outcome.access)} password regenerated (${why}); the old password no longer works`);
 }

@@ -19,7 +19,7 @@ import {
   type WorkspaceDatabase,
   type WorkspaceDatabaseStatus,
 } from "../api/types.ts";
-import { isNotFound, toKubeError } from "./errors.ts";
+import { isConflict, isNotFound, toKubeError } from "./errors.ts";
 
 /** Field manager name on every write. */
 export const FIELD_MANAGER = "workspacedb-operator";
@@ -30,23 +30,35 @@ export interface EventTarget {
   metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string };
 }
 
+/** Labels and annotations of a Namespace (what namespaceSelector and adoption look at). */
+export interface NamespaceMeta {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
 /** Everything the reconcilers need from the Kubernetes API, and nothing more. */
 export interface KubePort {
   getWorkspaceDatabase(namespace: string, name: string): Promise<WorkspaceDatabase | undefined>;
   getDatabaseServer(name: string): Promise<DatabaseServer | undefined>;
   listDatabaseServers(): Promise<DatabaseServer[]>;
+  getNamespace(name: string): Promise<NamespaceMeta | undefined>;
   /** Sets the finalizer list, guarded by `resourceVersion` (409 when the object changed). */
   setFinalizers(obj: WorkspaceDatabase, finalizers: string[]): Promise<WorkspaceDatabase>;
+  /** Sets a DatabaseServer's finalizer list, guarded by `resourceVersion`. */
+  setServerFinalizers(server: DatabaseServer, finalizers: string[]): Promise<DatabaseServer>;
   patchWorkspaceDatabaseStatus(namespace: string, name: string, status: WorkspaceDatabaseStatus): Promise<void>;
   patchDatabaseServerStatus(name: string, status: DatabaseServerStatus): Promise<void>;
   getSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
   createSecret(secret: V1Secret): Promise<V1Secret>;
   /** Replaces a Secret; `secret.metadata.resourceVersion` guards against concurrent writers. */
   replaceSecret(secret: V1Secret): Promise<V1Secret>;
-  /** Deletes a Secret; absent is fine. */
-  deleteSecret(namespace: string, name: string): Promise<void>;
-  /** Records an Event about `target` (cluster-scoped targets' Events go to `eventNamespace`). */
-  recordEvent(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
+  /** Deletes a Secret, only if its uid is still `uid` (so a Secret made since is never removed); absent is fine. */
+  deleteSecret(namespace: string, name: string, uid: string): Promise<void>;
+  /**
+   * Records an Event about `target` (cluster-scoped targets' Events go to `eventNamespace`). Fire and
+   * forget: never throws, never waits (an Event is optional: a namespace being deleted refuses them).
+   */
+  recordEvent(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): void;
 }
 
 /** Options of the client-node backed KubePort. */
@@ -55,6 +67,13 @@ export interface KubeClientOptions {
   eventNamespace: string;
   /** Name of this operator instance, recorded on Events. */
   instance: string;
+  /** Told about Events that could not be recorded. */
+  onEventError?: (reason: string, err: Error) => void;
+  /**
+   * Called synchronously before every write; throws to refuse it (this replica no longer holds its
+   * lease). Default: never refuses.
+   */
+  fence?: () => void;
 }
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -64,12 +83,17 @@ export function createKubeClient(kc: KubeConfig, options: KubeClientOptions): Ku
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
 
+  const fence = options.fence ?? (() => undefined);
   async function call<T>(context: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       throw toKubeError(err, context);
     }
+  }
+  async function write<T>(context: string, fn: () => Promise<T>): Promise<T> {
+    fence();
+    return call(context, fn);
   }
   async function orUndefined<T>(context: string, fn: () => Promise<T>): Promise<T | undefined> {
     try {
@@ -95,8 +119,14 @@ export function createKubeClient(kc: KubeConfig, options: KubeClientOptions): Ku
         return list.items ?? [];
       }),
 
+    getNamespace: (name) =>
+      orUndefined(`reading Namespace ${name}`, async () => {
+        const ns = await core.readNamespace({ name });
+        return { labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} };
+      }),
+
     setFinalizers: (obj, finalizers) =>
-      call(`updating finalizers of WorkspaceDatabase ${obj.metadata.namespace}/${obj.metadata.name}`, async () =>
+      write(`updating finalizers of WorkspaceDatabase ${obj.metadata.namespace}/${obj.metadata.name}`, async () =>
         (await custom.patchNamespacedCustomObject(
           {
             group: GROUP,
@@ -110,8 +140,22 @@ export function createKubeClient(kc: KubeConfig, options: KubeClientOptions): Ku
           mergePatch,
         )) as WorkspaceDatabase),
 
+    setServerFinalizers: (server, finalizers) =>
+      write(`updating finalizers of DatabaseServer ${server.metadata.name}`, async () =>
+        (await custom.patchClusterCustomObject(
+          {
+            group: GROUP,
+            version: VERSION,
+            plural: DATABASE_SERVERS,
+            name: server.metadata.name,
+            body: { metadata: { finalizers, resourceVersion: server.metadata.resourceVersion } },
+            fieldManager: FIELD_MANAGER,
+          },
+          mergePatch,
+        )) as DatabaseServer),
+
     patchWorkspaceDatabaseStatus: (namespace, name, status) =>
-      call(`updating status of WorkspaceDatabase ${namespace}/${name}`, async () => {
+      write(`updating status of WorkspaceDatabase ${namespace}/${name}`, async () => {
         await custom.patchNamespacedCustomObjectStatus(
           { group: GROUP, version: VERSION, namespace, plural: WORKSPACE_DATABASES, name, body: { status }, fieldManager: FIELD_MANAGER },
           mergePatch,
@@ -119,7 +163,7 @@ export function createKubeClient(kc: KubeConfig, options: KubeClientOptions): Ku
       }),
 
     patchDatabaseServerStatus: (name, status) =>
-      call(`updating status of DatabaseServer ${name}`, async () => {
+      write(`updating status of DatabaseServer ${name}`, async () => {
         await custom.patchClusterCustomObjectStatus(
           { group: GROUP, version: VERSION, plural: DATABASE_SERVERS, name, body: { status }, fieldManager: FIELD_MANAGER },
           mergePatch,
@@ -130,11 +174,11 @@ export function createKubeClient(kc: KubeConfig, options: KubeClientOptions): Ku
       orUndefined(`reading Secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name })),
 
     createSecret: (secret) =>
-      call(`creating Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, () =>
+      write(`creating Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, () =>
         core.createNamespacedSecret({ namespace: secret.metadata?.namespace ?? "", body: secret, fieldManager: FIELD_MANAGER })),
 
     replaceSecret: (secret) =>
-      call(`updating Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, () =>
+      write(`updating Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, () =>
         core.replaceNamespacedSecret({
           namespace: secret.metadata?.namespace ?? "",
           name: secret.metadata?.name ?? "",
@@ -142,12 +186,19 @@ export function createKubeClient(kc: KubeConfig, options: KubeClientOptions): Ku
           fieldManager: FIELD_MANAGER,
         })),
 
-    deleteSecret: async (namespace, name) => {
-      await orUndefined(`deleting Secret ${namespace}/${name}`, () => core.deleteNamespacedSecret({ namespace, name }));
+    deleteSecret: async (namespace, name, uid) => {
+      fence();
+      try {
+        await call(`deleting Secret ${namespace}/${name}`, () => core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid } } }));
+      } catch (err) {
+        // Gone already (404), or replaced by another Secret of that name (409: uid precondition failed).
+        if (isNotFound(err) || isConflict(err)) return;
+        throw err;
+      }
     },
 
-    recordEvent: (target, type, reason, message) =>
-      call(`recording Event ${reason}`, async () => {
+    recordEvent: (target, type, reason, message) => {
+      void call(`recording Event ${reason}`, async () => {
         const namespace = target.metadata.namespace ?? options.eventNamespace;
         const now = new Date();
         await core.createNamespacedEvent({
@@ -173,6 +224,7 @@ export function createKubeClient(kc: KubeConfig, options: KubeClientOptions): Ku
             count: 1,
           },
         });
-      }),
+      }).catch((err: unknown) => options.onEventError?.(reason, err instanceof Error ? err : new Error(String(err))));
+    },
   };
 }

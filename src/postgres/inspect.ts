@@ -1,6 +1,6 @@
 // Read-only catalog queries that observe one workspace: database, logins, and privileges inside the database.
 import type { DatabasePrivilege } from "./sql.ts";
-import type { DatabaseState, DefaultPrivilegesState, InsideState, MissingGrant, RoleState, WorkspaceNames } from "./state.ts";
+import { EXTENSIONS_SCHEMA, type DatabaseState, type DefaultPrivilegesState, type InsideState, type MissingGrant, type RoleState, type WorkspaceNames } from "./state.ts";
 import type { Queryable } from "./queryable.ts";
 
 const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'`;
@@ -22,7 +22,9 @@ SELECT pg_get_userbyid(d.datdba) AS owner,
 FROM pg_database d WHERE d.datname = $1`;
 
 const ROLE_QUERY = `
-SELECT r.rolcanlogin AS can_login,
+SELECT shobj_description(r.oid, 'pg_authid') AS comment,
+       r.rolcanlogin AS can_login,
+       r.rolconnlimit AS connection_limit,
        coalesce(r.rolconfig, '{}') AS config,
        coalesce((SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
                  WHERE s.setrole = r.oid AND d.datname = $2), '{}') AS database_config,
@@ -50,6 +52,16 @@ WHERE c.relkind = ANY ($2::"char"[]) AND ${SYSTEM_SCHEMAS}
   AND NOT coalesce(has_table_privilege((SELECT oid FROM pg_roles WHERE rolname = $1), c.oid, 'SELECT'), false)
 ORDER BY n.nspname, c.relname`;
 
+const EXTENSIONS_QUERY = `
+SELECT coalesce((SELECT json_agg(json_build_object('name', e.extname, 'schema', n.nspname) ORDER BY e.extname)
+                 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace), '[]') AS extensions,
+       (SELECT json_build_object(
+                 'owner', pg_get_userbyid(n.nspowner),
+                 'othersCanCreate', EXISTS (SELECT 1 FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+                                            WHERE a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner),
+                 'readWriteCanUse', coalesce(has_schema_privilege((SELECT oid FROM pg_roles WHERE rolname = $1), n.oid, 'USAGE'), false))
+        FROM pg_namespace n WHERE n.nspname = $2) AS schema`;
+
 const DEFAULT_ACL_QUERY = `
 SELECT d.defaclobjtype AS objtype
 FROM pg_default_acl d JOIN pg_roles creator ON creator.oid = d.defaclrole, aclexplode(d.defaclacl) a
@@ -69,7 +81,9 @@ interface DatabaseRow {
 }
 
 interface RoleRow {
+  comment: string | null;
   can_login: boolean;
+  connection_limit: number;
   config: string[];
   database_config: string[];
   admin_is_member: boolean;
@@ -104,7 +118,9 @@ export async function inspectRole(db: Queryable, role: string, database: string)
   const row = rows[0];
   if (row === undefined) return null;
   return {
+    comment: row.comment,
     canLogin: row.can_login,
+    connectionLimit: row.connection_limit,
     config: parseSettings(row.config),
     databaseConfig: parseSettings(row.database_config),
     adminIsMember: row.admin_is_member,
@@ -117,7 +133,10 @@ export async function inspectInside(db: Queryable, names: WorkspaceNames, admin:
   const schemas = await db.query<MissingGrant>(SCHEMAS_QUERY, [names.readOnly]);
   const tables = await db.query<MissingGrant>(RELATIONS_QUERY, [names.readOnly, "{r,p,v,m,f}"]);
   const sequences = await db.query<MissingGrant>(RELATIONS_QUERY, [names.readOnly, "{S}"]);
-  const extensions = await db.query<{ extname: string }>("SELECT extname FROM pg_extension ORDER BY extname");
+  const extensions = await db.query<{ extensions: InsideState["extensions"]; schema: InsideState["extensionsSchema"] }>(
+    EXTENSIONS_QUERY,
+    [names.readWrite, EXTENSIONS_SCHEMA],
+  );
   const p = pub.rows[0];
   return {
     publicSchema: p === undefined ? null : {
@@ -132,7 +151,8 @@ export async function inspectInside(db: Queryable, names: WorkspaceNames, admin:
       readWrite: await defaultPrivileges(db, names.readWrite, names.readOnly),
       admin: await defaultPrivileges(db, admin, names.readOnly),
     },
-    extensions: extensions.rows.map((r) => r.extname),
+    extensions: extensions.rows[0]?.extensions ?? [],
+    extensionsSchema: extensions.rows[0]?.schema ?? null,
   };
 }
 

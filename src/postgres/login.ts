@@ -1,5 +1,5 @@
-// Operations on login roles: set a password from a verifier, test a password, end sessions, disable a login.
-import { classifyPgError, PostgresError } from "./errors.ts";
+// Operations on login roles from the maintenance database: set a password from a verifier, end sessions, disable a login.
+import { PostgresError } from "./errors.ts";
 import * as sql from "./sql.ts";
 import type { ServerAccess } from "./queryable.ts";
 
@@ -10,22 +10,6 @@ export const TERMINATE_WAIT_MS = 5_000;
 export async function setPassword(server: ServerAccess, role: string, verifier: string): Promise<void> {
   const statement = sql.alterRolePassword(role, verifier);
   await server.query(statement.summary, statement.sql);
-}
-
-/**
- * Logs in to `database` as `role` with `password`: true when that works; false when authentication
- * fails (wrong password, NOLOGIN, missing role, pg_hba rejection: SQLSTATE 28P01/28000). Other
- * failures (server unreachable, no CONNECT privilege, database missing) throw a PostgresError.
- */
-export async function checkLogin(server: ServerAccess, database: string, role: string, password: string): Promise<boolean> {
-  try {
-    await server.tryLogin(database, role, password);
-    return true;
-  } catch (err) {
-    const classified = classifyPgError(err, `logging in to ${database} as ${role}`, [password]);
-    if (classified.kind === "AuthenticationFailed") return false;
-    throw classified;
-  }
 }
 
 /** Terminates every session of `role` and waits (up to 5 s) until they are gone; returns how many were signalled. */

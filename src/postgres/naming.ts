@@ -1,4 +1,4 @@
-// Names in PostgreSQL for a WorkspaceDatabase: database, logins and the ownership marker (DESIGN.md Naming).
+// Names in PostgreSQL for a WorkspaceDatabase: its database and its two logins (DESIGN.md, Naming).
 import { createHash } from "node:crypto";
 
 /** Longest database name we use, in bytes, so that `<database>_ro` still fits PostgreSQL's 63. */
@@ -7,24 +7,14 @@ export const MAX_DATABASE_NAME_BYTES = 60;
 /** Suffix of the read-only login's name. */
 export const READ_ONLY_SUFFIX = "_ro";
 
-/** Prefix of the database COMMENT that records which WorkspaceDatabase owns the database. */
-export const OWNER_MARKER_PREFIX = "workspacedb.io/owner: ";
-
-/** Namespace and name of the WorkspaceDatabase that owns a database. */
-export interface OwnerReference {
-  namespace: string;
-  name: string;
-}
-
 const HASH_HEX_CHARS = 8;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
 
 /**
  * Derives the default database name of `namespace/name`: lower-case, `[a-z0-9_]` only, starting with
- * a letter (never `pg_`, reserved for roles), at most 60 bytes. When the mapping lost information (a character replaced or case-folded,
- * a prefix added, the text shortened) `_` + 8 hex characters of sha256("namespace/name") are appended,
- * so distinct inputs never share a name. Deterministic. Throws when either part is empty.
+ * a letter (never `pg_`, reserved for roles), never ending in `_ro` (the read-only suffix), at most 60
+ * bytes. When the mapping lost information (a character replaced or case-folded, a prefix added, the
+ * text shortened) or the name would end in `_ro`, `_` + 8 hex characters of sha256("namespace/name")
+ * are appended, so distinct inputs never share a name. Deterministic. Throws when either part is empty.
  */
 export function deriveDatabaseName(namespace: string, name: string): string {
   if (namespace === "" || name === "") throw new Error("namespace and name must not be empty");
@@ -45,6 +35,8 @@ export function deriveDatabaseName(namespace: string, name: string): string {
     base = `w_${base}`;
     lossy = true;
   }
+  // "foo" + "ro" would give "foo_ro", the read-only login of the database "foo".
+  if (base.endsWith(READ_ONLY_SUFFIX)) lossy = true;
   if (!lossy && base.length <= MAX_DATABASE_NAME_BYTES) return base;
   const hash = createHash("sha256").update(`${namespace}/${name}`, "utf8").digest("hex").slice(0, HASH_HEX_CHARS);
   const room = MAX_DATABASE_NAME_BYTES - HASH_HEX_CHARS - 1;
@@ -60,8 +52,9 @@ export function readOnlyRoleName(database: string): string {
 }
 
 /**
- * Checks a database name given by a user (`spec.databaseName`): returns why it is unusable, or null
- * when it is fine (non-empty, at most 60 bytes, no NUL, not starting with `pg_`).
+ * Checks a database name given by a user (`spec.databaseName`) or recorded in status: returns why it is
+ * unusable, or null when it is fine (non-empty, at most 60 bytes, no NUL, not starting with `pg_`, not
+ * ending in `_ro`, which would make it the read-only login of another database).
  */
 export function checkDatabaseName(database: string): string | null {
   if (database === "") return "database name must not be empty";
@@ -70,35 +63,6 @@ export function checkDatabaseName(database: string): string | null {
     return `database name must be at most ${MAX_DATABASE_NAME_BYTES} bytes`;
   }
   if (database.startsWith("pg_")) return "database name must not start with pg_ (reserved for roles)";
+  if (database.endsWith(READ_ONLY_SUFFIX)) return `database name must not end in ${READ_ONLY_SUFFIX} (the suffix of read-only logins)`;
   return null;
-}
-
-/** The database COMMENT recording `owner`. Throws unless namespace and name are valid Kubernetes names. */
-export function formatOwnerMarker(owner: OwnerReference): string {
-  if (!isOwner(owner)) throw new Error("owner must be a valid Kubernetes namespace and name");
-  return `${OWNER_MARKER_PREFIX}${owner.namespace}/${owner.name}`;
-}
-
-/** Reads the owner from a database COMMENT; null when the comment is absent or not exactly our marker. */
-export function parseOwnerMarker(comment: string | null): OwnerReference | null {
-  if (comment === null || !comment.startsWith(OWNER_MARKER_PREFIX)) return null;
-  const rest = comment.slice(OWNER_MARKER_PREFIX.length);
-  const slash = rest.indexOf("/");
-  if (slash < 0) return null;
-  const owner = { namespace: rest.slice(0, slash), name: rest.slice(slash + 1) };
-  return isOwner(owner) ? owner : null;
-}
-
-/** True when `a` and `b` name the same WorkspaceDatabase. */
-export function sameOwner(a: OwnerReference, b: OwnerReference): boolean {
-  return a.namespace === b.namespace && a.name === b.name;
-}
-
-function isOwner(owner: OwnerReference): boolean {
-  return (
-    owner.namespace.length <= 63 &&
-    DNS_LABEL.test(owner.namespace) &&
-    owner.name.length <= 253 &&
-    DNS_SUBDOMAIN.test(owner.name)
-  );
 }

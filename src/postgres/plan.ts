@@ -1,12 +1,16 @@
 // Pure planning: the statements that bring one observed workspace to its desired state; [] when in place.
 import { PostgresError } from "./errors.ts";
-import { formatOwnerMarker, parseOwnerMarker, sameOwner } from "./naming.ts";
+import { formatMarker, marks, parseMarker, type MarkedPart } from "./marker.ts";
 import * as sql from "./sql.ts";
 import type { DatabasePrivilege, DefaultPrivilegeKind, QualifiedName, SqlStatement } from "./sql.ts";
+import { EXTENSIONS_SCHEMA } from "./state.ts";
 import type { DefaultPrivilegesState, DesiredWorkspace, InsideState, MissingGrant, RoleState, WorkspaceState } from "./state.ts";
 
 /** Most objects named in one GRANT statement. */
 export const GRANT_BATCH_SIZE = 100;
+
+/** The database's search_path once extensions are requested: their schema comes last. */
+export const SEARCH_PATH_WITH_EXTENSIONS = ["$user", "public", EXTENSIONS_SCHEMA] as const;
 
 const READ_WRITE_DATABASE_PRIVILEGES: readonly DatabasePrivilege[] = ["CONNECT", "CREATE", "TEMPORARY"];
 const DEFAULT_PRIVILEGE_KINDS: readonly { kind: DefaultPrivilegeKind; key: keyof DefaultPrivilegesState }[] = [
@@ -17,26 +21,33 @@ const DEFAULT_PRIVILEGE_KINDS: readonly { kind: DefaultPrivilegeKind; key: keyof
 
 /**
  * Returns, in execution order, the statements that make `state` match `desired`: empty when everything
- * is in place, so a resync of a healthy workspace issues no DDL. When the database is missing or could
- * not be inspected inside, the statements inside it assume a database fresh from the template; inspect
- * and plan again after applying to cover objects that were already there. Throws a PostgresError of kind
- * Conflict when the database's ownership marker names another WorkspaceDatabase.
+ * is in place, so a resync of a healthy workspace issues no DDL. Logins are created before the database
+ * (each with its ownership marker in the same transaction), so an unmarked database next to our marked
+ * login can only be ours. When the database is missing or could not be inspected inside, the statements
+ * inside it assume a database fresh from template0; inspect and plan again after applying to cover
+ * objects that were already there. Throws a PostgresError of kind Conflict when a database or role
+ * carries no marker of this workspace (the claim step marks what may be ours before planning), or when
+ * the extensions schema can be written by someone else.
  */
 export function planWorkspace(state: WorkspaceState, desired: DesiredWorkspace): SqlStatement[] {
   const { database, readWrite, readOnly } = desired.names;
-  const marker = formatOwnerMarker(desired.owner);
   const out: SqlStatement[] = [];
   const db = state.database;
 
+  out.push(...planLogin(state.readWrite, readWrite, "read-write", desired.verifiers.readWrite, desired, state.admin));
+  out.push(...planLogin(state.readOnly, readOnly, "read-only", desired.verifiers.readOnly, desired, state.admin));
+  if (!isOn(state.readOnly?.config["default_transaction_read_only"])) out.push(sql.alterRoleReadOnlyDefault(readOnly));
+  const override = state.readOnly?.databaseConfig["default_transaction_read_only"];
+  if (override !== undefined && !isOn(override)) out.push(sql.resetRoleReadOnlyInDatabase(readOnly, database));
+
+  const marker = formatMarker(desired.owner, "database");
   if (db === null) {
     out.push(sql.createDatabase(database), sql.commentOnDatabase(database, marker));
   } else {
-    const recorded = parseOwnerMarker(db.comment);
-    if (recorded !== null && !sameOwner(recorded, desired.owner)) {
-      throw new PostgresError("Conflict", `database ${database} belongs to WorkspaceDatabase ${recorded.namespace}/${recorded.name}`);
+    if (!marks(parseMarker(db.comment), desired.owner, "database")) {
+      throw new PostgresError("Conflict", `database ${database} does not carry the ownership marker of WorkspaceDatabase ${desired.owner.namespace}/${desired.owner.name}`);
     }
     if (db.owner !== state.admin) out.push(sql.alterDatabaseOwner(database, state.admin));
-    if (db.comment !== marker) out.push(sql.commentOnDatabase(database, marker));
   }
   if (db === null || db.publicPrivileges.length > 0) out.push(sql.revokeOnDatabase(database, "ALL", null));
   if (db?.connectionLimit !== desired.connectionLimit) {
@@ -48,12 +59,9 @@ export function planWorkspace(state: WorkspaceState, desired: DesiredWorkspace):
   if (db?.settings["idle_in_transaction_session_timeout"] !== desired.idleInTransactionSessionTimeout) {
     out.push(sql.alterDatabaseSet(database, "idle_in_transaction_session_timeout", desired.idleInTransactionSessionTimeout));
   }
-
-  out.push(...planLogin(state.readWrite, readWrite, desired.verifiers.readWrite, state.admin));
-  out.push(...planLogin(state.readOnly, readOnly, desired.verifiers.readOnly, state.admin));
-  if (!isOn(state.readOnly?.config["default_transaction_read_only"])) out.push(sql.alterRoleReadOnlyDefault(readOnly));
-  const override = state.readOnly?.databaseConfig["default_transaction_read_only"];
-  if (override !== undefined && !isOn(override)) out.push(sql.resetRoleReadOnlyInDatabase(readOnly, database));
+  if (desired.extensions.length > 0 && !sameSearchPath(db?.settings["search_path"], SEARCH_PATH_WITH_EXTENSIONS)) {
+    out.push(sql.alterDatabaseSearchPath(database, SEARCH_PATH_WITH_EXTENSIONS));
+  }
 
   const rwMissing = READ_WRITE_DATABASE_PRIVILEGES.filter((p) => !(db?.readWritePrivileges.includes(p) ?? false));
   if (rwMissing.length > 0) out.push(sql.grantOnDatabase(database, rwMissing, readWrite));
@@ -65,10 +73,17 @@ export function planWorkspace(state: WorkspaceState, desired: DesiredWorkspace):
   return out;
 }
 
-function planLogin(role: RoleState | null, name: string, verifier: string, admin: string): SqlStatement[] {
+function planLogin(role: RoleState | null, name: string, part: MarkedPart, verifier: () => string, desired: DesiredWorkspace, admin: string): SqlStatement[] {
   const out: SqlStatement[] = [];
-  if (role === null) out.push(sql.createLoginRole(name, verifier));
-  else if (!role.canLogin) out.push(sql.enableLogin(name, verifier));
+  if (role === null) {
+    out.push(sql.createLoginRole(name, verifier(), desired.connectionLimit, formatMarker(desired.owner, part)));
+  } else {
+    if (!marks(parseMarker(role.comment), desired.owner, part)) {
+      throw new PostgresError("Conflict", `role ${name} does not carry the ownership marker of WorkspaceDatabase ${desired.owner.namespace}/${desired.owner.name}`);
+    }
+    if (!role.canLogin) out.push(sql.enableLogin(name, verifier()));
+    if (role.connectionLimit !== desired.connectionLimit) out.push(sql.alterRoleConnectionLimit(name, desired.connectionLimit));
+  }
   if (role === null || !role.adminIsMember) out.push(sql.grantRoleMembership(name, admin));
   return out;
 }
@@ -101,11 +116,47 @@ function planInside(inside: InsideState | null, desired: DesiredWorkspace, admin
     }
   }
 
-  const installed = new Set(inside?.extensions ?? []);
+  out.push(...planExtensions(inside, desired, admin));
+  return out;
+}
+
+/** The extensions schema (created by the admin, USAGE for both logins) and the missing extensions. */
+function planExtensions(inside: InsideState | null, desired: DesiredWorkspace, admin: string): SqlStatement[] {
+  if (desired.extensions.length === 0) return [];
+  const { database, readWrite, readOnly } = desired.names;
+  const out: SqlStatement[] = [];
+  const schema = inside?.extensionsSchema ?? null;
+  if (schema === null) {
+    out.push(sql.createSchema(database, EXTENSIONS_SCHEMA), sql.grantUsageOnSchemas(database, [EXTENSIONS_SCHEMA], readWrite));
+    // The read-only login gets USAGE on every schema through the generic grants on the next inspection.
+    out.push(sql.grantUsageOnSchemas(database, [EXTENSIONS_SCHEMA], readOnly));
+  } else {
+    if (schema.owner !== admin || schema.othersCanCreate) {
+      const why = schema.owner !== admin ? `is owned by ${schema.owner}` : "lets another role create objects in it";
+      throw new PostgresError(
+        "Conflict",
+        `schema ${EXTENSIONS_SCHEMA} in database ${database} ${why}; extensions are only created in a schema no workspace login can write: drop or rename that schema`,
+      );
+    }
+    if (!schema.readWriteCanUse) out.push(sql.grantUsageOnSchemas(database, [EXTENSIONS_SCHEMA], readWrite));
+  }
+  const installed = new Set((inside?.extensions ?? []).map((e) => e.name));
   for (const extension of desired.extensions) {
-    if (!installed.has(extension)) out.push(sql.createExtension(database, extension));
+    if (!installed.has(extension)) out.push(sql.createExtension(database, extension, EXTENSIONS_SCHEMA));
   }
   return out;
+}
+
+/** Requested extensions installed in a schema other than the extensions schema (left there, reported). */
+export function misplacedExtensions(inside: InsideState | null, desired: DesiredWorkspace): { name: string; schema: string }[] {
+  const wanted = new Set(desired.extensions);
+  return (inside?.extensions ?? []).filter((e) => wanted.has(e.name) && e.schema !== EXTENSIONS_SCHEMA);
+}
+
+function sameSearchPath(stored: string | undefined, want: readonly string[]): boolean {
+  if (stored === undefined) return false;
+  const parts = stored.split(",").map((p) => p.trim().replace(/^"(.*)"$/, "$1"));
+  return parts.length === want.length && parts.every((p, i) => p === want[i]);
 }
 
 function grantable(missing: readonly MissingGrant[]): QualifiedName[] {

@@ -1,16 +1,23 @@
 // A connection to one PostgreSQL server as its admin role: a bounded pool plus short-lived clients per database.
 import pg from "pg";
+import { checkAdminPrivileges, serverInfo } from "./admin.ts";
+import type { ServerInfo } from "./admin.ts";
+import { inspectClaim, type ClaimFacts } from "./claim.ts";
 import { classifyPgError, PostgresError } from "./errors.ts";
 import { Limiter } from "./limiter.ts";
-import { checkAdminPrivileges, serverInfo } from "./admin.ts";
-import type { AdminPrivileges, ServerInfo } from "./admin.ts";
-import { checkLogin, disableLogin, setPassword, terminateSessions } from "./login.ts";
-import { applyPlan, convergeWorkspace, databaseOwnerMarker, dropWorkspace, inspectWorkspace } from "./workspace.ts";
-import type { ConvergeResult, DatabaseOwnership } from "./workspace.ts";
-import type { OwnerReference } from "./naming.ts";
+import { disableLogin, setPassword, terminateSessions } from "./login.ts";
+import { probeLogin, type LoginOutcome } from "./login-probe.ts";
+import { formatMarker, type MarkedPart, type WorkspaceRef } from "./marker.ts";
+import { misplacedExtensions } from "./plan.ts";
 import type { Queryable, ServerAccess } from "./queryable.ts";
-import type { SqlStatement } from "./sql.ts";
+import * as sql from "./sql.ts";
 import type { DesiredWorkspace, WorkspaceNames, WorkspaceState } from "./state.ts";
+import { dropDatabase, dropRole } from "./teardown.ts";
+import { applyPlan, convergeWorkspace, inspectWorkspace, type ConvergeResult } from "./workspace.ts";
+import type { ProvisionResult, ServerSql } from "../controllers/ports.ts";
+
+/** libpq sslmode names. */
+type SslModeName = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 
 /** Where a server is and how the admin role logs in. */
 export interface ServerEndpoint {
@@ -31,10 +38,20 @@ export interface ServerConnectionOptions {
   maxConnections?: number;
   /** Connect timeout in milliseconds (default 10000). */
   connectTimeoutMs?: number;
-  /** `statement_timeout` of the admin's sessions in milliseconds (default 120000). */
+  /**
+   * Server-side `statement_timeout` of every admin session in milliseconds (default 15000): no statement
+   * of this process can run longer, even if the process is frozen (leader fencing, see README).
+   */
   statementTimeoutMs?: number;
-  /** `application_name` of every session (default `workspacedb-operator`). */
+  /** Server-side `lock_timeout` of every admin session in milliseconds (default 5000). */
+  lockTimeoutMs?: number;
+  /** `application_name` of every session (default `workspacedb-operator`); the leader identity, so statement logs say who ran what. */
   applicationName?: string;
+  /**
+   * Called synchronously right before every statement is written to the server; throws to refuse it
+   * (this replica no longer holds its lease). Default: never refuses.
+   */
+  fence?: () => void;
   /** Called with errors of idle pooled clients (e.g. the server restarted); they are dropped from the pool. */
   onIdleError?: (err: Error) => void;
 }
@@ -62,7 +79,7 @@ export function sslOption(sslMode: string, ca?: string): pg.ClientConfig["ssl"] 
 }
 
 /** The admin's connection to one server; failures are PostgresErrors (plain Errors only for programming errors, e.g. a plaintext given as verifier). */
-export class ServerConnection implements ServerAccess {
+export class ServerConnection implements ServerAccess, ServerSql {
   /** The server this connection talks to. */
   readonly endpoint: ServerEndpoint;
   readonly #pool: pg.Pool;
@@ -74,8 +91,10 @@ export class ServerConnection implements ServerAccess {
     this.#options = {
       maxConnections: options.maxConnections ?? 4,
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-      statementTimeoutMs: options.statementTimeoutMs ?? 120_000,
+      statementTimeoutMs: options.statementTimeoutMs ?? 15_000,
+      lockTimeoutMs: options.lockTimeoutMs ?? 5_000,
       applicationName: options.applicationName ?? "workspacedb-operator",
+      fence: options.fence ?? (() => undefined),
     };
     this.#perDatabase = new Limiter(this.#options.maxConnections);
     this.#pool = new pg.Pool({
@@ -109,13 +128,31 @@ export class ServerConnection implements ServerAccess {
     await this.#pool.end().catch(() => undefined);
   }
 
-  /** Runs one query in the maintenance database. */
+  /** The admin role the operator connects as. */
+  get adminRole(): string {
+    return this.endpoint.user;
+  }
+
+  /** Runs one query in the maintenance database (fenced: refused once this replica lost its lease). */
   async query<R extends object>(context: string, text: string, values?: unknown[]): Promise<R[]> {
+    let client: pg.PoolClient;
     try {
-      const result = await this.#pool.query<R>(text, values);
-      return result.rows;
+      client = await this.#pool.connect();
     } catch (err) {
       throw classifyPgError(err, context, [this.endpoint.password]);
+    }
+    let failure: unknown;
+    try {
+      // Fence and write in the same synchronous run: nothing can be sent after the fence closed.
+      this.#options.fence();
+      const result = await client.query<R>(text, values);
+      return result.rows;
+    } catch (err) {
+      failure = err;
+      throw err instanceof PostgresError ? err : classifyPgError(err, context, [this.endpoint.password]);
+    } finally {
+      // As pg's Pool.query: a client that saw an error is discarded.
+      client.release(failure instanceof Error ? failure : undefined);
     }
   }
 
@@ -133,8 +170,15 @@ export class ServerConnection implements ServerAccess {
       await client.end().catch(() => undefined);
       throw classifyPgError(err, `connecting to database ${database}`, [this.endpoint.password]);
     }
+    const fence = this.#options.fence;
+    const fenced: Queryable = {
+      query: <R extends object>(text: string, values?: unknown[]) => {
+        fence();
+        return client.query<R>(text, values);
+      },
+    };
     try {
-      return await fn(client);
+      return await fn(fenced);
     } catch (err) {
       throw classifyPgError(err, `in database ${database}`, [this.endpoint.password]);
     } finally {
@@ -142,25 +186,35 @@ export class ServerConnection implements ServerAccess {
     }
   }
 
-  /** Connects as `user` with `password` and disconnects; throws the unclassified pg error on failure. */
-  async tryLogin(database: string, user: string, password: string): Promise<void> {
-    const client = new pg.Client(this.#clientConfig(database, user, password));
-    client.on("error", () => undefined);
-    try {
-      await client.connect();
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
-
-  /** Server version (e.g. "15.18") and number of non-template databases. */
+  /** Server version, workspace database count and what only a superuser can harden. */
   serverInfo(): Promise<ServerInfo> {
     return serverInfo(this);
   }
 
-  /** Which of CREATEDB / CREATEROLE / LOGIN the admin lacks ([] for a superuser). */
-  checkAdminPrivileges(): Promise<AdminPrivileges> {
-    return checkAdminPrivileges(this);
+  /** Which of CREATEDB / CREATEROLE the admin lacks ([] for a superuser). */
+  async missingAdminPrivileges(): Promise<string[]> {
+    return (await checkAdminPrivileges(this)).missing;
+  }
+
+  /** Markers and attributes of a workspace's database and roles. */
+  claimFacts(names: WorkspaceNames): Promise<ClaimFacts> {
+    return inspectClaim(this, names);
+  }
+
+  /** Writes ownership markers, in the order given. */
+  async mark(owner: WorkspaceRef, names: WorkspaceNames, parts: readonly MarkedPart[]): Promise<void> {
+    for (const part of parts) {
+      const statement = part === "database"
+        ? sql.commentOnDatabase(names.database, formatMarker(owner, part))
+        : sql.commentOnRole(part === "read-write" ? names.readWrite : names.readOnly, formatMarker(owner, part));
+      await this.query(statement.summary, statement.sql);
+    }
+  }
+
+  /** Inspects, plans and applies until the workspace is in place. */
+  async provision(desired: DesiredWorkspace): Promise<ProvisionResult> {
+    const result = await this.convergeWorkspace(desired);
+    return { statements: result.applied.length, misplacedExtensions: misplacedExtensions(result.state.inside, desired) };
   }
 
   /** Observes one workspace with read-only catalog queries. */
@@ -168,24 +222,29 @@ export class ServerConnection implements ServerAccess {
     return inspectWorkspace(this, names);
   }
 
-  /** Executes planned statements in order, each in its own database, outside transactions. */
-  applyPlan(statements: readonly SqlStatement[]): Promise<number> {
-    return applyPlan(this, statements);
-  }
-
   /** Inspects, plans and applies until the plan is empty (at most `maxPasses`); returns what was applied. */
   convergeWorkspace(desired: DesiredWorkspace, maxPasses?: number): Promise<ConvergeResult> {
     return convergeWorkspace(this, desired, maxPasses);
   }
 
-  /** Whether `database` exists and which WorkspaceDatabase its COMMENT names. */
-  databaseOwnerMarker(database: string): Promise<DatabaseOwnership> {
-    return databaseOwnerMarker(this, database);
+  /** Executes planned statements in order, each in its own database, outside transactions. */
+  applyPlan(statements: readonly sql.SqlStatement[]): Promise<number> {
+    return applyPlan(this, statements);
   }
 
-  /** Terminates sessions, drops the database (WITH FORCE) and both roles; see workspace.ts. */
-  dropWorkspace(names: WorkspaceNames, expectedOwner?: OwnerReference): Promise<void> {
-    return dropWorkspace(this, names, expectedOwner);
+  /** Logs in as `role` with SCRAM-SHA-256 only; see login-probe.ts. */
+  probeLogin(database: string, role: string, password: string): Promise<LoginOutcome> {
+    return probeLogin({
+      host: this.endpoint.host,
+      port: this.endpoint.port,
+      database,
+      user: role,
+      password,
+      sslMode: this.endpoint.sslMode as SslModeName,
+      ...(this.endpoint.sslRootCert === undefined ? {} : { ca: this.endpoint.sslRootCert }),
+      applicationName: this.#options.applicationName,
+      connectTimeoutMs: this.#options.connectTimeoutMs,
+    });
   }
 
   /** Sets a role's password from a SCRAM verifier (never the plaintext). */
@@ -193,19 +252,24 @@ export class ServerConnection implements ServerAccess {
     return setPassword(this, role, verifier);
   }
 
-  /** True when `role` logs in to `database` with `password`; false on authentication failure or NOLOGIN. */
-  checkLogin(database: string, role: string, password: string): Promise<boolean> {
-    return checkLogin(this, database, role, password);
-  }
-
   /** Ends every session of `role`; returns how many were ended. */
   terminateSessions(role: string): Promise<number> {
     return terminateSessions(this, role);
   }
 
-  /** Sets `role` NOLOGIN; false when the role does not exist. */
+  /** Sets `role` NOLOGIN; false (and nothing done) when the role does not exist. */
   disableLogin(role: string): Promise<boolean> {
     return disableLogin(this, role);
+  }
+
+  /** Drops a database unless a session the admin cannot end is in it. */
+  dropDatabase(database: string): Promise<void> {
+    return dropDatabase(this, database);
+  }
+
+  /** Drops a role (absent is fine). */
+  dropRole(role: string): Promise<void> {
+    return dropRole(this, role);
   }
 
   // The admin's sessions resolve names in pg_catalog only: workspace logins can create objects in
@@ -214,7 +278,10 @@ export class ServerConnection implements ServerAccess {
     return {
       ...this.#clientConfig(database, this.endpoint.user, this.endpoint.password),
       options: "-c search_path=pg_catalog",
+      // Sent in the startup packet: enforced by the server even if this process is frozen.
       statement_timeout: this.#options.statementTimeoutMs,
+      lock_timeout: this.#options.lockTimeoutMs,
+      idle_in_transaction_session_timeout: this.#options.statementTimeoutMs,
     };
   }
 

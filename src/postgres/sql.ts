@@ -14,7 +14,7 @@ export interface SqlStatement {
 /** Privileges on a database, as written in GRANT/REVOKE. */
 export type DatabasePrivilege = "CONNECT" | "CREATE" | "TEMPORARY";
 
-/** Per-database settings the operator manages. */
+/** Per-database settings the operator manages whose value is one string. */
 export type DatabaseSetting = "statement_timeout" | "idle_in_transaction_session_timeout";
 
 /** Object kinds that ALTER DEFAULT PRIVILEGES covers for the read-only login. */
@@ -61,9 +61,12 @@ function inDatabase(database: string, sql: string, summary: string): SqlStatemen
   return { sql, database, summary };
 }
 
-/** `CREATE DATABASE` (the connected admin becomes its owner). Runs outside a transaction. */
+/**
+ * `CREATE DATABASE … TEMPLATE template0` (the connected admin becomes its owner; nothing planted in
+ * template1 is copied). Runs outside a transaction.
+ */
 export function createDatabase(database: string): SqlStatement {
-  return maintenance(`CREATE DATABASE ${quoteIdent(database)}`, `create database ${database}`);
+  return maintenance(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE template0`, `create database ${database}`);
 }
 
 /** Makes `owner` the owner of `database`. */
@@ -78,8 +81,7 @@ export function commentOnDatabase(database: string, comment: string): SqlStateme
 
 /** Sets the database's connection limit (-1 = none). */
 export function alterDatabaseConnectionLimit(database: string, limit: number): SqlStatement {
-  if (!Number.isSafeInteger(limit) || limit < -1) throw new RangeError("connection limit must be an integer >= -1");
-  return maintenance(`ALTER DATABASE ${quoteIdent(database)} WITH CONNECTION LIMIT ${limit}`, `set connection limit of ${database} to ${limit}`);
+  return maintenance(`ALTER DATABASE ${quoteIdent(database)} WITH CONNECTION LIMIT ${connectionLimit(limit)}`, `set connection limit of ${database} to ${limit}`);
 }
 
 /** Sets a managed setting (`statement_timeout`, `idle_in_transaction_session_timeout`) on the database. */
@@ -87,6 +89,15 @@ export function alterDatabaseSet(database: string, setting: DatabaseSetting, val
   return maintenance(
     `ALTER DATABASE ${quoteIdent(database)} SET ${setting} = ${quoteLiteral(value)}`,
     `set ${setting} of ${database} to ${value}`,
+  );
+}
+
+/** Sets the database's `search_path` to the given schemas, in order (`$user` allowed). */
+export function alterDatabaseSearchPath(database: string, schemas: readonly string[]): SqlStatement {
+  if (schemas.length === 0) throw new Error("no schemas given");
+  return maintenance(
+    `ALTER DATABASE ${quoteIdent(database)} SET search_path = ${schemas.map(quoteIdent).join(", ")}`,
+    `set search_path of ${database} to ${schemas.join(", ")}`,
   );
 }
 
@@ -113,9 +124,33 @@ function privilegeList(privileges: readonly DatabasePrivilege[]): string {
   return privileges.join(", ");
 }
 
-/** `CREATE ROLE … WITH LOGIN PASSWORD '<verifier>'`; throws unless `verifier` is a SCRAM-SHA-256 verifier. */
-export function createLoginRole(role: string, verifier: string): SqlStatement {
-  return maintenance(`CREATE ROLE ${quoteIdent(role)} WITH LOGIN PASSWORD ${verifierLiteral(verifier)}`, `create login ${role}`);
+function connectionLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < -1) throw new RangeError("connection limit must be an integer >= -1");
+  return limit;
+}
+
+/**
+ * `CREATE ROLE … WITH LOGIN CONNECTION LIMIT n PASSWORD '<verifier>'` and its ownership marker
+ * (`COMMENT ON ROLE`) in one transaction, so that no role of ours ever exists unmarked. Throws unless
+ * `verifier` is a SCRAM-SHA-256 verifier.
+ */
+export function createLoginRole(role: string, verifier: string, limit: number, marker: string): SqlStatement {
+  return maintenance(
+    // Two statements in one simple query run as one implicit transaction (and leave no open block on error).
+    `CREATE ROLE ${quoteIdent(role)} WITH LOGIN CONNECTION LIMIT ${connectionLimit(limit)} PASSWORD ${verifierLiteral(verifier)}; ` +
+      `COMMENT ON ROLE ${quoteIdent(role)} IS ${quoteLiteral(marker)}`,
+    `create login ${role}`,
+  );
+}
+
+/** Sets the ownership marker of a role (`COMMENT ON ROLE`). */
+export function commentOnRole(role: string, marker: string): SqlStatement {
+  return maintenance(`COMMENT ON ROLE ${quoteIdent(role)} IS ${quoteLiteral(marker)}`, `mark owner of role ${role}`);
+}
+
+/** Sets a role's own connection limit (-1 = none). */
+export function alterRoleConnectionLimit(role: string, limit: number): SqlStatement {
+  return maintenance(`ALTER ROLE ${quoteIdent(role)} WITH CONNECTION LIMIT ${connectionLimit(limit)}`, `set connection limit of ${role} to ${limit}`);
 }
 
 /** Sets a role's password from a SCRAM-SHA-256 verifier (never a plaintext); throws otherwise. */
@@ -214,15 +249,20 @@ export function grantDefaultPrivileges(database: string, creator: string, kind: 
   );
 }
 
+/** `CREATE SCHEMA` owned by the connected admin (runs in the workspace database). */
+export function createSchema(database: string, schema: string): SqlStatement {
+  return inDatabase(database, `CREATE SCHEMA ${quoteIdent(schema)}`, `create schema ${schema} in ${database}`);
+}
+
 /**
- * `CREATE EXTENSION IF NOT EXISTS` in the workspace database, into schema `public` (unless its control
- * file fixes a schema): the admin's sessions run with `search_path = pg_catalog`, where a trusted
- * extension would otherwise land, so the statement sets the path for its own implicit transaction.
+ * `CREATE EXTENSION IF NOT EXISTS … SCHEMA …` in the workspace database, into a schema no workspace
+ * login can write: a trusted extension's script runs with superuser rights and must not resolve names
+ * a login planted.
  */
-export function createExtension(database: string, extension: string): SqlStatement {
+export function createExtension(database: string, extension: string, schema: string): SqlStatement {
   return inDatabase(
     database,
-    `SET LOCAL search_path = "public"; CREATE EXTENSION IF NOT EXISTS ${quoteIdent(extension)}`,
-    `create extension ${extension} in ${database}`,
+    `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(extension)} SCHEMA ${quoteIdent(schema)}`,
+    `create extension ${extension} in schema ${schema} of ${database}`,
   );
 }

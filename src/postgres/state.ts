@@ -1,5 +1,5 @@
 // The shapes the planner works on: a workspace's names, its desired settings and its observed state.
-import type { OwnerReference } from "./naming.ts";
+import type { WorkspaceRef } from "./marker.ts";
 import type { DatabasePrivilege } from "./sql.ts";
 
 /** The three names of one workspace in PostgreSQL. */
@@ -12,18 +12,21 @@ export interface WorkspaceNames {
 /** What a workspace should look like (from the WorkspaceDatabase spec, with defaults applied). */
 export interface DesiredWorkspace {
   names: WorkspaceNames;
-  /** The WorkspaceDatabase recorded as owner in the database COMMENT. */
-  owner: OwnerReference;
-  /** Connection limit of the database (-1 = none). */
+  /** The WorkspaceDatabase recorded as owner in the ownership markers (COMMENTs) of the database and both roles. */
+  owner: WorkspaceRef;
+  /** Connection limit of the database and of each login (-1 = none). */
   connectionLimit: number;
   /** `statement_timeout` of the database, e.g. `90min`. */
   statementTimeout: string;
   /** `idle_in_transaction_session_timeout` of the database, e.g. `5min`. */
   idleInTransactionSessionTimeout: string;
-  /** Extensions created by the admin role when missing. */
+  /** Extensions created by the admin role when missing, in schema EXTENSIONS_SCHEMA. */
   extensions: readonly string[];
-  /** SCRAM verifiers of the Secrets' passwords, used only to create a login or re-enable a disabled one. */
-  verifiers: { readWrite: string; readOnly: string };
+  /**
+   * SCRAM verifiers of the Secrets' passwords, computed only when a login must be created or re-enabled
+   * (a statement log may show them, never the password).
+   */
+  verifiers: { readWrite: () => string; readOnly: () => string };
 }
 
 /** The observed database (from the maintenance database's catalogs). */
@@ -43,7 +46,11 @@ export interface DatabaseState {
 
 /** An observed login role. */
 export interface RoleState {
+  /** Its COMMENT: the ownership marker. */
+  comment: string | null;
   canLogin: boolean;
+  /** The role's own connection limit (-1 = none). */
+  connectionLimit: number;
   /** Role-wide settings (`ALTER ROLE … SET`), name → value. */
   config: Record<string, string>;
   /** Settings of this role in the workspace database only (`ALTER ROLE … IN DATABASE … SET`). */
@@ -82,9 +89,19 @@ export interface InsideState {
   sequencesWithoutReadOnlySelect: MissingGrant[];
   /** Default privileges FOR ROLE read/write and FOR ROLE admin. */
   defaultPrivileges: { readWrite: DefaultPrivilegesState; admin: DefaultPrivilegesState };
-  /** Names of installed extensions. */
-  extensions: string[];
+  /** Installed extensions and the schema each one is in. */
+  extensions: { name: string; schema: string }[];
+  /** Facts about the schema EXTENSIONS_SCHEMA, or null when it does not exist. */
+  extensionsSchema: {
+    owner: string;
+    /** A role other than its owner (or PUBLIC) may create objects in it. */
+    othersCanCreate: boolean;
+    readWriteCanUse: boolean;
+  } | null;
 }
+
+/** The schema extensions are created in: owned by the admin, no workspace login may create objects in it. */
+export const EXTENSIONS_SCHEMA = "extensions";
 
 /** Everything inspectWorkspace observed about one workspace; read-only catalog facts. */
 export interface WorkspaceState {

@@ -1,19 +1,10 @@
-// Operations on a whole workspace: inspect, apply a plan, converge, read the ownership marker, drop.
+// Operations on a whole workspace: inspect, apply a plan, converge.
 import { classifyPgError, PostgresError } from "./errors.ts";
 import { inspectDatabase, inspectInside, inspectRole, currentUser } from "./inspect.ts";
-import { parseOwnerMarker, sameOwner } from "./naming.ts";
-import type { OwnerReference } from "./naming.ts";
 import { planWorkspace } from "./plan.ts";
-import * as sql from "./sql.ts";
 import type { SqlStatement } from "./sql.ts";
 import type { DesiredWorkspace, WorkspaceNames, WorkspaceState } from "./state.ts";
-import { terminateSessions } from "./login.ts";
 import type { Queryable, ServerAccess } from "./queryable.ts";
-
-/** Whether a database exists and, if so, its COMMENT and the owner that COMMENT records. */
-export type DatabaseOwnership =
-  | { exists: false }
-  | { exists: true; comment: string | null; owner: OwnerReference | null };
 
 /** What convergeWorkspace did: the statements applied (all passes) and the final observed state. */
 export interface ConvergeResult {
@@ -85,37 +76,4 @@ export async function convergeWorkspace(server: ServerAccess, desired: DesiredWo
   const state = await inspectWorkspace(server, desired.names);
   if (planWorkspace(state, desired).length === 0) return { applied, state };
   throw new PostgresError("Transient", `database ${desired.names.database} did not converge after ${maxPasses} passes`);
-}
-
-/** Reads whether `database` exists and which WorkspaceDatabase its COMMENT records. */
-export async function databaseOwnerMarker(server: ServerAccess, database: string): Promise<DatabaseOwnership> {
-  const rows = await server.query<{ comment: string | null }>(
-    `reading the owner of database ${database}`,
-    "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1",
-    [database],
-  );
-  const row = rows[0];
-  if (row === undefined) return { exists: false };
-  return { exists: true, comment: row.comment, owner: parseOwnerMarker(row.comment) };
-}
-
-/**
- * Deletes a workspace: terminates the logins' sessions, `DROP DATABASE IF EXISTS … WITH (FORCE)`,
- * `DROP ROLE IF EXISTS` both logins. Idempotent. When `expectedOwner` is given and the database's
- * marker names someone else, throws PostgresError "Conflict" and drops nothing.
- */
-export async function dropWorkspace(server: ServerAccess, names: WorkspaceNames, expectedOwner?: OwnerReference): Promise<void> {
-  if (expectedOwner !== undefined) {
-    const marker = await databaseOwnerMarker(server, names.database);
-    if (marker.exists && marker.owner !== null && !sameOwner(marker.owner, expectedOwner)) {
-      throw new PostgresError("Conflict", `database ${names.database} belongs to WorkspaceDatabase ${marker.owner.namespace}/${marker.owner.name}`);
-    }
-  }
-  for (const role of [names.readWrite, names.readOnly]) {
-    const exists = await server.query("looking up role", "SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
-    if (exists.length > 0) await terminateSessions(server, role);
-  }
-  for (const statement of [sql.dropDatabase(names.database), sql.dropRole(names.readWrite), sql.dropRole(names.readOnly)]) {
-    await server.query(statement.summary, statement.sql);
-  }
 }

@@ -1,6 +1,7 @@
 // Binds a work queue to a reconcile function: workers, retries with back-off, terminal errors, metrics.
 import { randomUUID } from "node:crypto";
 import type { BackoffOptions } from "./backoff.ts";
+import { isFenced, type Fence } from "./fence.ts";
 import type { Logger } from "./logger.ts";
 import { errorMessage, keyFields } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
@@ -48,7 +49,12 @@ export interface ControllerOptions {
   /** Back-off of failed keys; defaults 5 ms .. 1000 s. */
   backoff?: BackoffOptions;
   metrics?: Metrics;
+  /** No pass starts while it is closed (this replica may no longer hold its lease); default: always open. */
+  fence?: Fence;
 }
+
+/** How long a key waits when the fence refused its pass. */
+const FENCED_RETRY_MS = 1_000;
 
 /**
  * Reconciles keys from its own {@link WorkQueue} with `workers` concurrent workers. After a success
@@ -63,6 +69,7 @@ export class Controller {
   readonly #log: Logger;
   readonly #workers: number;
   readonly #metrics: Metrics | undefined;
+  readonly #fence: Fence | undefined;
   #running: Promise<void>[] = [];
 
   constructor(opts: ControllerOptions) {
@@ -71,6 +78,7 @@ export class Controller {
     this.#log = opts.log.child({ controller: opts.name });
     this.#workers = Math.max(1, opts.workers ?? 1);
     this.#metrics = opts.metrics;
+    this.#fence = opts.fence;
     this.queue = new WorkQueue({
       backoff: opts.backoff,
       observer: opts.metrics ? queueObserver(opts.metrics, opts.name) : undefined,
@@ -114,6 +122,10 @@ export class Controller {
   }
 
   async #process(key: string): Promise<void> {
+    if (this.#fence !== undefined && !this.#fence.isOpen()) {
+      this.queue.addAfter(key, FENCED_RETRY_MS);
+      return;
+    }
     const reconcileID = randomUUID();
     const log = this.#log.child({ ...keyFields(key), reconcileID });
     const started = performance.now();
@@ -129,6 +141,12 @@ export class Controller {
       }
       log.debug("reconciled", { result, requeueAfter: res.requeueAfter });
     } catch (err) {
+      if (isFenced(err)) {
+        // Not the object's fault: this replica stopped acting in the middle of the pass.
+        log.warn("pass stopped: this replica may no longer hold the lease", { err: errorMessage(err) });
+        this.queue.addAfter(key, FENCED_RETRY_MS);
+        return;
+      }
       this.#metrics?.reconcileErrors.inc({ controller: this.name });
       if (isTerminal(err)) {
         result = "terminal";

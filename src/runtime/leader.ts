@@ -31,6 +31,11 @@ export interface LeaderElectorOptions {
   onStoppedLeading: () => void;
   /** Called when the observed holder changes (including to this replica); informational. */
   onNewLeader?: (identity: string) => void;
+  /**
+   * Called after every successful acquire or renew with the time (ms) its first request was sent:
+   * the lease cannot pass to another replica before that time plus leaseDuration (leader fencing).
+   */
+  onRenewed?: (sentAt: number) => void;
 }
 
 /** Builds the default identity of a replica: host name plus a random suffix, unique per process. */
@@ -47,7 +52,7 @@ export function defaultIdentity(): string {
  */
 export class LeaderElector {
   readonly identity: string;
-  readonly #o: Required<Omit<LeaderElectorOptions, "onNewLeader" | "identity">> & Pick<LeaderElectorOptions, "onNewLeader">;
+  readonly #o: Required<Omit<LeaderElectorOptions, "onNewLeader" | "onRenewed" | "identity">> & Pick<LeaderElectorOptions, "onNewLeader" | "onRenewed">;
   readonly #log: Logger;
   #leading = false;
   #running = false;
@@ -146,8 +151,11 @@ export class LeaderElector {
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), this.#o.renewDeadlineMs);
     });
+    const sentAt = Date.now();
     try {
-      return await Promise.race([this.#tryAcquireOrRenew(), timeout]);
+      const ok = await Promise.race([this.#tryAcquireOrRenew(), timeout]);
+      if (ok) this.#o.onRenewed?.(sentAt);
+      return ok;
     } catch (err) {
       const code = apiCode(err);
       if (code === 409) this.#log.debug("lease changed concurrently, retrying");

@@ -1,5 +1,6 @@
 // Owns the process's runtime parts: HTTP endpoints, leader election, informers, controllers, resync.
 import type { Controller } from "./controller.ts";
+import type { Fence } from "./fence.ts";
 import type { HttpServer } from "./http.ts";
 import { startHttpServer } from "./http.ts";
 import { LeaderElector } from "./leader.ts";
@@ -28,6 +29,11 @@ export interface ManagerOptions {
   resyncPeriodMs: number;
   /** How long `stop()` waits for in-flight reconciles. */
   shutdownTimeoutMs: number;
+  /**
+   * Opened by each lease renewal for renewDeadline, closed when leadership is lost or released; the
+   * controllers and clients check it (see fence.ts). Without leader election it is left as given.
+   */
+  fence?: Fence;
   /**
    * Called after leadership was lost and reconciling stopped. The process should exit non-zero so it
    * restarts clean (main.ts: `() => process.exit(1)`).
@@ -112,8 +118,10 @@ export class Manager {
       void this.#startLeading();
       return;
     }
+    const fence = this.#o.fence;
     this.#elector = new LeaderElector({
       ...le,
+      ...(fence === undefined ? {} : { onRenewed: (sentAt: number) => fence.extend(sentAt, le.renewDeadlineMs ?? 10_000) }),
       log: this.#o.log,
       onStartedLeading: () => void this.#startLeading(),
       onStoppedLeading: () => void this.#lostLeadership(),
@@ -130,7 +138,11 @@ export class Manager {
   async #stop(): Promise<void> {
     this.#log.info("stopping");
     await this.#stopWork();
-    if (this.#elector !== undefined) await this.#elector.release();
+    if (this.#elector !== undefined) {
+      // Nothing may act once the lease is handed over.
+      this.#o.fence?.close();
+      await this.#elector.release();
+    }
     this.#o.metrics.leader.set(0);
     await this.#http?.close();
     this.#log.info("stopped");
@@ -173,6 +185,7 @@ export class Manager {
   }
 
   async #lostLeadership(): Promise<void> {
+    this.#o.fence?.close();
     this.#lost = true;
     this.#o.metrics.leader.set(0);
     this.#log.error("lost leadership: stopping reconciles");

@@ -23,6 +23,7 @@ import {
   waitReady,
   waitReason,
   withLogin,
+  annotateNamespace,
 } from "../support/fixtures.ts";
 
 interface DatabaseFacts {
@@ -172,7 +173,7 @@ describe("naming (end to end)", function () {
     expect(changesTo(statementsSince(offset), database)).to.deep.equal([]);
   });
 
-  it("adopts a hand-made database without marker when spec.databaseName names it, leaving its data intact", async () => {
+  it("adopts a hand-made database without marker only when spec.databaseName names it and the Namespace allows it, leaving its data intact", async () => {
     const { adminUser, adminUrl } = getGround().postgres;
     const legacy = `legacy_${suffix}`;
     await asSuperuser("postgres", async (c) => c.query(`CREATE DATABASE "${legacy}" OWNER "${adminUser}"`));
@@ -184,7 +185,10 @@ describe("naming (end to end)", function () {
     });
 
     await createWorkspace(ns, "legacy", { databaseName: legacy });
-    const obj = await waitReady(ns, "legacy");
+    const refused = await waitReason(ns, "legacy", "Conflict");
+    expect(refused.status?.conditions?.[0]?.message).to.contain(`workspacedb.io/adopt: ${legacy} on namespace ${ns}`);
+    await annotateNamespace(ns, { "workspacedb.io/adopt": `other_db, ${legacy}` });
+    const obj = await waitReady(ns, "legacy", 150_000);
     expect(obj.status?.database).to.equal(legacy);
     const event = await waitEvent(ns, "legacy", "Adopted");
     expect(event.type).to.equal("Normal");

@@ -79,8 +79,8 @@ describe("resilience (end to end)", function () {
     const killedAt = Date.now();
     await eventually("replica B leads", async () => (b.log().includes("became the leader") ? true : undefined), 30_000, 100);
     const takeover = Date.now() - killedAt;
-    process.stderr.write(`      takeover after SIGKILL of the leader: ${(takeover / 1000).toFixed(1)} s (lease duration 4 s)\n`);
-    expect(takeover).to.be.below(4_000 + 3_000);
+    process.stderr.write(`      takeover after SIGKILL of the leader: ${(takeover / 1000).toFixed(1)} s (lease duration 10 s)\n`);
+    expect(takeover).to.be.below(10_000 + 3_000);
     await createWorkspace(ns, "two");
     await waitReady(ns, "two");
     expect(await passesOf(portB)).to.be.above(0);

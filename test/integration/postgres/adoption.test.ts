@@ -4,7 +4,7 @@ import { getGround } from "../../ground/index.ts";
 import { planWorkspace } from "../../../src/postgres/plan.ts";
 import type { ServerConnection } from "../../../src/postgres/server.ts";
 import type { WorkspaceNames } from "../../../src/postgres/state.ts";
-import { asUser, expectNoPasswordInLog, newWorkspace, openAdmin, superQuery, uniqueName } from "./helpers.ts";
+import { asUser, dropWorkspace, expectNoPasswordInLog, logsIn, newWorkspace, openAdmin, superQuery, uniqueName } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
 
 describe("postgres adoption and names (integration)", function () {
@@ -17,12 +17,12 @@ describe("postgres adoption and names (integration)", function () {
   });
 
   after(async () => {
-    for (const names of cleanup) await server.dropWorkspace(names);
+    for (const names of cleanup) await dropWorkspace(server, names);
     for (const role of roles) await superQuery(`DROP ROLE IF EXISTS "${role}"`);
     await server.close();
   });
 
-  it("adopts an unmarked database of another role without touching its data", async () => {
+  it("adopts an unmarked database of another role without touching its data, once marked", async () => {
     const ws = newWorkspace("adopt");
     cleanup.push(ws.names);
     const legacy = uniqueName("legacy");
@@ -37,6 +37,10 @@ describe("postgres adoption and names (integration)", function () {
 
     const before = await server.inspectWorkspace(ws.names);
     expect(before.database).to.deep.include({ owner: legacy, comment: null, adminCanConnect: true });
+    // The plan never takes an unmarked database: the claim step (controllers/ownership.ts) marks it first.
+    const refused = await server.convergeWorkspace(ws.desired).then(() => undefined, (e: unknown) => e as { kind?: string });
+    expect(refused?.kind).to.equal("Conflict");
+    await server.mark(ws.desired.owner, ws.names, ["database"]);
     const result = await server.convergeWorkspace(ws.desired);
     expect(result.state.database).to.deep.include({ owner: getGround().postgres.adminUser });
     expect(result.state.inside!.tablesWithoutReadOnlySelect).to.deep.equal([{ schema: "public", name: "by_superuser", grantable: false }]);
@@ -59,7 +63,7 @@ describe("postgres adoption and names (integration)", function () {
       await c.query(`CREATE TABLE "we""ird"."t;x" (v int)`);
     });
     await asUser(database, ws.names.readOnly, ws.passwords.readOnly, (c) => c.query(`SELECT * FROM "we""ird"."t;x"`));
-    expect(await server.checkLogin(database, ws.names.readOnly, ws.passwords.readOnly)).to.equal(true);
+    expect(await logsIn(server, database, ws.names.readOnly, ws.passwords.readOnly)).to.equal(true);
   });
 
   it("provisions several workspaces in parallel", async () => {

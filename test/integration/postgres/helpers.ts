@@ -82,9 +82,31 @@ export function newWorkspace(prefix = "it"): TestWorkspace {
     statementTimeout: "90min",
     idleInTransactionSessionTimeout: "5min",
     extensions: [],
-    verifiers: { readWrite: scramSha256Verifier(passwords.readWrite), readOnly: scramSha256Verifier(passwords.readOnly) },
+    verifiers: verifiersOf(passwords),
   };
   return { desired, names, passwords };
+}
+
+/** Lazily computed verifiers of two passwords, as DesiredWorkspace takes them. */
+export function verifiersOf(passwords: { readWrite: string; readOnly: string }): DesiredWorkspace["verifiers"] {
+  const rw = scramSha256Verifier(passwords.readWrite);
+  const ro = scramSha256Verifier(passwords.readOnly);
+  return { readWrite: () => rw, readOnly: () => ro };
+}
+
+/** True when `role` logs in to `database` with `password` (SCRAM-only probe). */
+export async function logsIn(server: ServerConnection, database: string, role: string, password: string): Promise<boolean> {
+  return (await server.probeLogin(database, role, password)).kind === "accepted";
+}
+
+/**
+ * Removes a test workspace: ends its logins' sessions, drops its database and roles (absent is fine).
+ * Tests close their own sessions first: the admin cannot end a superuser's session.
+ */
+export async function dropWorkspace(server: ServerConnection, names: WorkspaceNames): Promise<void> {
+  for (const role of [names.readWrite, names.readOnly]) await server.terminateSessions(role);
+  await server.dropDatabase(names.database);
+  for (const role of [names.readWrite, names.readOnly]) await server.dropRole(role);
 }
 
 /** Provisions a workspace with plan/apply until converged. */

@@ -19,7 +19,7 @@ describe("login probe (integration)", function () {
   async function role(password: string, extra = ""): Promise<string> {
     const name = uniqueName("probe");
     roles.push(name);
-    await superQuery(createLoginRole(name, scramSha256Verifier(password)).sql);
+    await superQuery(createLoginRole(name, scramSha256Verifier(password), -1, "probe test").sql);
     if (extra !== "") await superQuery(`ALTER ROLE ${quoteIdent(name)} ${extra}`);
     return name;
   }

@@ -1,10 +1,11 @@
 // Integration tests: passwords via verifiers, login checks, session termination, disabling and dropping.
 import { expect } from "chai";
 import type { PostgresError } from "../../../src/postgres/errors.ts";
+import { formatMarker } from "../../../src/postgres/marker.ts";
 import { generatePassword } from "../../../src/postgres/password.ts";
 import { scramSha256Verifier } from "../../../src/postgres/scram.ts";
 import type { ServerConnection } from "../../../src/postgres/server.ts";
-import { connectAs, expectNoPasswordInLog, generatedPasswords, openAdmin, provision, superQuery } from "./helpers.ts";
+import { connectAs, dropWorkspace, expectNoPasswordInLog, generatedPasswords, logsIn, openAdmin, provision, superQuery } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
 
 describe("postgres logins (integration)", function () {
@@ -17,18 +18,18 @@ describe("postgres logins (integration)", function () {
   });
 
   after(async () => {
-    await server.dropWorkspace(ws.names);
+    await dropWorkspace(server, ws.names);
     await server.close();
   });
 
   it("sets a password from a verifier: the new one logs in, the old one no longer does", async () => {
     const { database, readWrite } = ws.names;
-    expect(await server.checkLogin(database, readWrite, ws.passwords.readWrite)).to.equal(true);
+    expect(await logsIn(server, database, readWrite, ws.passwords.readWrite)).to.equal(true);
     const next = generatePassword();
     generatedPasswords.push(next);
     await server.setPassword(readWrite, scramSha256Verifier(next));
-    expect(await server.checkLogin(database, readWrite, next)).to.equal(true);
-    expect(await server.checkLogin(database, readWrite, ws.passwords.readWrite)).to.equal(false);
+    expect(await logsIn(server, database, readWrite, next)).to.equal(true);
+    expect((await server.probeLogin(database, readWrite, ws.passwords.readWrite)).kind).to.equal("wrongPassword");
     ws.passwords.readWrite = next;
   });
 
@@ -57,40 +58,59 @@ describe("postgres logins (integration)", function () {
     expect(await server.terminateSessions(ws.names.readOnly)).to.equal(0);
   });
 
-  it("disables a login (checkLogin false even with the right password) and re-enables it by plan", async () => {
+  it("disables a login (the right password is then refused after authentication) and re-enables it by plan", async () => {
     expect(await server.disableLogin(ws.names.readOnly)).to.equal(true);
-    expect(await server.checkLogin(ws.names.database, ws.names.readOnly, ws.passwords.readOnly)).to.equal(false);
+    expect(await server.probeLogin(ws.names.database, ws.names.readOnly, ws.passwords.readOnly)).to.deep.include({ kind: "refusedAfterAuthentication", code: "28000" });
     expect(await server.disableLogin("no_such_role_here")).to.equal(false);
     const next = generatePassword();
     generatedPasswords.push(next);
-    ws.desired.verifiers.readOnly = scramSha256Verifier(next);
+    const verifier = scramSha256Verifier(next);
+    ws.desired.verifiers.readOnly = () => verifier;
     const { applied } = await server.convergeWorkspace(ws.desired);
     expect(applied.map((s) => s.summary)).to.deep.equal([`enable login ${ws.names.readOnly}`]);
-    expect(await server.checkLogin(ws.names.database, ws.names.readOnly, next)).to.equal(true);
+    expect(await logsIn(server, ws.names.database, ws.names.readOnly, next)).to.equal(true);
     ws.passwords.readOnly = next;
   });
 
-  it("returns false for an unknown role", async () => {
-    expect(await server.checkLogin(ws.names.database, "no_such_role_here", "Whatever-123456")).to.equal(false);
+  it("says wrongPassword for an unknown role (PostgreSQL does not tell them apart)", async () => {
+    expect((await server.probeLogin(ws.names.database, "no_such_role_here", "Whatever-123456")).kind).to.equal("wrongPassword");
   });
 
-  it("drops a workspace with an open session, idempotently, and refuses someone else's", async () => {
+  it("drops a workspace with an open session of its login, idempotently", async () => {
     const victim = await provision(server, "drop");
     const session = await connectAs(victim.names.database, victim.names.readWrite, victim.passwords.readWrite);
     session.on("error", () => undefined);
-    const other = await server.dropWorkspace(victim.names, { namespace: "someone-else", name: "x" }).then(
-      () => undefined,
-      (e: unknown) => e as PostgresError,
-    );
-    expect(other?.kind).to.equal("Conflict");
-    await server.dropWorkspace(victim.names, victim.desired.owner);
+    expect((await server.claimFacts(victim.names)).readWrite?.comment).to.equal(formatMarker(victim.desired.owner, "read-write"));
+    await server.dropDatabase(victim.names.database);
+    await server.dropRole(victim.names.readWrite);
+    await server.dropRole(victim.names.readOnly);
     await session.end().catch(() => undefined);
     const left = await superQuery(
       "SELECT 1 FROM pg_database WHERE datname = $1 UNION ALL SELECT 1 FROM pg_roles WHERE rolname IN ($2, $3)",
       [victim.names.database, victim.names.readWrite, victim.names.readOnly],
     );
     expect(left).to.deep.equal([]);
-    await server.dropWorkspace(victim.names);
+    await dropWorkspace(server, victim.names);
+  });
+
+  it("refuses to drop a database while a session the admin cannot end is in it, naming it, and drops it once it is gone", async () => {
+    const victim = await provision(server, "blocked");
+    const url = new URL((await import("../../ground/index.ts")).getGround().postgres.superUrl);
+    url.pathname = `/${victim.names.database}`;
+    const pg = (await import("pg")).default;
+    const dba = new pg.Client({ connectionString: url.toString(), application_name: "dba-console" });
+    dba.on("error", () => undefined);
+    await dba.connect();
+    try {
+      const err = await server.dropDatabase(victim.names.database).then(() => undefined, (e: unknown) => e as PostgresError);
+      expect(err?.code).to.equal("55006");
+      expect(err?.message).to.match(/postgres \(pid \d+, application "dba-console"\)/);
+      expect(await superQuery("SELECT 1 FROM pg_database WHERE datname = $1", [victim.names.database])).to.have.length(1);
+    } finally {
+      await dba.end();
+    }
+    await dropWorkspace(server, victim.names);
+    expect(await superQuery("SELECT 1 FROM pg_database WHERE datname = $1", [victim.names.database])).to.have.length(0);
   });
 
   it("never lets a generated password reach the server's statement log", function () {

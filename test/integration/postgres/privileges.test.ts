@@ -4,7 +4,7 @@ import type pg from "pg";
 import { getGround } from "../../ground/index.ts";
 import { planWorkspace } from "../../../src/postgres/plan.ts";
 import type { ServerConnection } from "../../../src/postgres/server.ts";
-import { asUser, connectAs, expectNoPasswordInLog, failsWith, openAdmin, provision, superQuery, uniqueName } from "./helpers.ts";
+import { asUser, connectAs, dropWorkspace, expectNoPasswordInLog, failsWith, openAdmin, provision, superQuery, uniqueName } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
 
 const RW_SETUP = [
@@ -47,8 +47,8 @@ describe("postgres privileges (integration)", function () {
   });
 
   after(async () => {
-    await server.dropWorkspace(a.names);
-    await server.dropWorkspace(b.names);
+    await dropWorkspace(server, a.names);
+    await dropWorkspace(server, b.names);
     await server.close();
   });
 
@@ -137,9 +137,9 @@ describe("postgres privileges (integration)", function () {
 
     const plan = planWorkspace(await server.inspectWorkspace(a.names), a.desired).map((s) => s.sql);
     expect(plan).to.deep.equal([
+      `ALTER ROLE ${roRole} SET default_transaction_read_only = on`,
       `REVOKE ALL ON DATABASE "${db}" FROM PUBLIC`,
       `ALTER DATABASE "${db}" SET statement_timeout = '90min'`,
-      `ALTER ROLE ${roRole} SET default_transaction_read_only = on`,
       `GRANT TEMPORARY ON DATABASE "${db}" TO ${rw}`,
       `REVOKE TEMPORARY ON DATABASE "${db}" FROM ${roRole}`,
       `REVOKE CREATE ON SCHEMA "public" FROM PUBLIC`,

@@ -6,7 +6,8 @@ import { scramSha256Verifier } from "../../../src/postgres/scram.ts";
 import { ServerConnection } from "../../../src/postgres/server.ts";
 import type { PostgresError } from "../../../src/postgres/errors.ts";
 import { POSTGRES_VECTORS } from "../../unit/postgres/scram-vectors.ts";
-import { asUser, expectNoPasswordInLog, newWorkspace, openAdmin, statementLog, superQuery, uniqueName } from "./helpers.ts";
+import { formatMarker } from "../../../src/postgres/marker.ts";
+import { asUser, dropWorkspace, expectNoPasswordInLog, logsIn, newWorkspace, openAdmin, statementLog, superQuery, uniqueName } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
 
 describe("postgres provisioning (integration)", function () {
@@ -18,7 +19,7 @@ describe("postgres provisioning (integration)", function () {
   });
 
   after(async () => {
-    for (const ws of created) await server.dropWorkspace(ws.names);
+    for (const ws of created) await dropWorkspace(server, ws.names);
     await server.close();
   });
 
@@ -26,7 +27,7 @@ describe("postgres provisioning (integration)", function () {
     const info = await server.serverInfo();
     expect(info.version).to.match(/^1[3-9]\.\d+$/);
     expect(info.databases).to.be.a("number").and.at.least(0);
-    expect(await server.checkAdminPrivileges()).to.deep.equal({ missing: [], superuser: false });
+    expect(await server.missingAdminPrivileges()).to.deep.equal([]);
   });
 
   it("provisions with one plan, then plans nothing and issues no DDL on a second pass", async () => {
@@ -35,13 +36,21 @@ describe("postgres provisioning (integration)", function () {
     const first = await server.inspectWorkspace(ws.names);
     expect(first.database).to.equal(null);
     const plan = planWorkspace(first, ws.desired);
-    expect(await server.applyPlan(plan)).to.equal(plan.length);
+    // Any login that could write template1 (older clusters let PUBLIC create in its public schema) plants nothing in ours.
+    await superQuery("CREATE TABLE public.planted_in_template1 (x int)", [], "template1");
+    try {
+      expect(await server.applyPlan(plan)).to.equal(plan.length);
+    } finally {
+      await superQuery("DROP TABLE public.planted_in_template1", [], "template1");
+    }
 
     const logBefore = statementLog()?.length ?? 0;
     const state = await server.inspectWorkspace(ws.names);
     expect(planWorkspace(state, ws.desired)).to.deep.equal([]);
     expect(state.database).to.deep.include({ owner: getGround().postgres.adminUser, connectionLimit: 20 });
     expect(state.database!.settings).to.deep.equal({ statement_timeout: "90min", idle_in_transaction_session_timeout: "5min" });
+    expect(state.readWrite).to.deep.include({ connectionLimit: 20, comment: formatMarker(ws.desired.owner, "read-write") });
+    expect(state.readOnly).to.deep.include({ connectionLimit: 20, comment: formatMarker(ws.desired.owner, "read-only") });
     const second = await server.convergeWorkspace(ws.desired);
     expect(second.applied).to.deep.equal([]);
     const log = statementLog();
@@ -50,26 +59,46 @@ describe("postgres provisioning (integration)", function () {
       expect(since).to.match(/SELECT/);
       expect(since).to.not.match(/(statement|execute [^:]*): \s*(CREATE|ALTER|GRANT|REVOKE|COMMENT|DROP)\b/i);
     }
-    expect(await server.databaseOwnerMarker(ws.names.database)).to.deep.equal({
-      exists: true,
-      comment: `workspacedb.io/owner: it-ns/${ws.desired.owner.name}`,
-      owner: ws.desired.owner,
-    });
-    expect(await server.databaseOwnerMarker(uniqueName("absent"))).to.deep.equal({ exists: false });
+    const facts = await server.claimFacts(ws.names);
+    expect(facts.database?.comment).to.equal(`workspacedb.io/v2 owner=it-ns/${ws.desired.owner.name} part=database`);
+    const absent = uniqueName("absent");
+    expect(await server.claimFacts({ database: absent, readWrite: absent, readOnly: `${absent}_ro` })).to.deep.equal({ database: null, readWrite: null, readOnly: null });
+    // Created from template0: nothing planted in template1 is copied.
+    const [template] = await superQuery<{ t: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'planted_in_template1') AS t", [], ws.names.database);
+    expect(template!.t).to.equal(false);
   });
 
-  it("creates extensions as the admin, and only when missing", async () => {
+  it("creates extensions as the admin in schema extensions, on the search_path, and only when missing", async () => {
     const ws = newWorkspace("ext");
     created.push(ws);
     ws.desired.extensions = ["pgcrypto"];
     const result = await server.convergeWorkspace(ws.desired);
-    expect(result.state.inside!.extensions).to.include("pgcrypto");
+    expect(result.state.inside!.extensions).to.deep.include({ name: "pgcrypto", schema: "extensions" });
     expect(result.applied.filter((s) => s.sql.includes("EXTENSION"))).to.have.length(1);
-    const [row] = await superQuery<{ schema: string }>(
-      "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pgcrypto'", [], ws.names.database,
+    const [row] = await superQuery<{ schema: string; owner: string }>(
+      "SELECT n.nspname AS schema, pg_get_userbyid(n.nspowner) AS owner FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'pgcrypto'", [], ws.names.database,
     );
-    expect(row!.schema).to.equal("public");
+    expect(row).to.deep.equal({ schema: "extensions", owner: getGround().postgres.adminUser });
     expect((await server.convergeWorkspace(ws.desired)).applied).to.deep.equal([]);
+    // Both logins find the functions without qualifying them; neither can create anything in the schema.
+    await asUser(ws.names.database, ws.names.readWrite, ws.passwords.readWrite, async (c) => {
+      await c.query("SELECT gen_random_uuid(), digest('x', 'sha256')");
+      expect(await c.query("CREATE TABLE extensions.planted (x int)").then(() => "created", (e: { code?: string }) => e.code)).to.equal("42501");
+      expect(await c.query("CREATE FUNCTION extensions.digest(text, text) RETURNS bytea LANGUAGE sql AS 'SELECT NULL::bytea'").then(() => "created", (e: { code?: string }) => e.code)).to.equal("42501");
+    });
+    await asUser(ws.names.database, ws.names.readOnly, ws.passwords.readOnly, (c) => c.query("SELECT gen_random_uuid()"));
+  });
+
+  it("refuses an extensions schema the read/write login made (Conflict), and leaves it alone", async () => {
+    const ws = newWorkspace("extconf");
+    created.push(ws);
+    await server.convergeWorkspace(ws.desired);
+    await asUser(ws.names.database, ws.names.readWrite, ws.passwords.readWrite, (c) => c.query("CREATE SCHEMA extensions"));
+    ws.desired.extensions = ["pgcrypto"];
+    const err = await server.convergeWorkspace(ws.desired).then(() => undefined, (e: unknown) => e as PostgresError);
+    expect(err?.kind).to.equal("Conflict");
+    expect(err?.message).to.match(/schema extensions .* is owned by/);
+    expect(await superQuery("SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto'", [], ws.names.database)).to.have.length(0);
   });
 
   it("rejects an unknown extension as InvalidSpec", async () => {
@@ -91,7 +120,7 @@ describe("postgres provisioning (integration)", function () {
       const vector = POSTGRES_VECTORS[1]!;
       await server.setPassword(role, vector.verifier);
       await superQuery(`GRANT CONNECT ON DATABASE postgres TO ${role}`);
-      expect(await server.checkLogin("postgres", role, vector.password)).to.equal(true);
+      expect(await logsIn(server, "postgres", role, vector.password)).to.equal(true);
       expect(await asUser("postgres", role, vector.password, async (c) => (await c.query<{ u: string }>("SELECT current_user AS u")).rows[0]!.u)).to.equal(role);
     } finally {
       await superQuery(`REVOKE ALL ON DATABASE postgres FROM ${role}`);

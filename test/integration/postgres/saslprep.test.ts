@@ -148,7 +148,7 @@ describe("SASLprep against PostgreSQL (integration)", function () {
         const password = NAMED[name]!;
         const role = uniqueName("psql");
         roles.push(role);
-        await client.query(createLoginRole(role, scramSha256Verifier(password)).sql);
+        await client.query(createLoginRole(role, scramSha256Verifier(password), -1, "saslprep test").sql);
         const { host, port } = getGround().postgres;
         const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("PG")));
         const { stdout } = await run(PSQL, ["-X", "-A", "-t", "-w", "-h", host, "-p", String(port), "-d", "postgres", "-U", role, "-c", "select 1"], {

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { getGround } from "../../ground/index.ts";
 import type { PostgresError } from "../../../src/postgres/errors.ts";
 import type { ServerConnection } from "../../../src/postgres/server.ts";
-import { openAdmin, provision } from "./helpers.ts";
+import { dropWorkspace, logsIn, openAdmin, provision } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
 
 async function failure(promise: Promise<unknown>): Promise<PostgresError | undefined> {
@@ -22,7 +22,7 @@ describe("postgres unavailable (integration)", function () {
 
   after(async () => {
     if (server === undefined) return;
-    await server.dropWorkspace(ws.names);
+    await dropWorkspace(server, ws.names);
     await server.close();
   });
 
@@ -34,12 +34,12 @@ describe("postgres unavailable (integration)", function () {
     try {
       expect((await failure(server.serverInfo()))?.kind).to.equal("Unavailable");
       expect((await failure(server.inspectWorkspace(ws.names)))?.kind).to.equal("Unavailable");
-      expect((await failure(server.checkLogin(ws.names.database, ws.names.readWrite, ws.passwords.readWrite)))?.kind).to.equal("Unavailable");
+      expect((await failure(server.probeLogin(ws.names.database, ws.names.readWrite, ws.passwords.readWrite)))?.kind).to.equal("Unavailable");
       expect((await failure(server.applyPlan([{ sql: "SELECT 1", database: ws.names.database, summary: "probe" }])))?.kind).to.equal("Unavailable");
     } finally {
       await postgres.start();
     }
     expect((await server.serverInfo()).version).to.match(/^\d+\.\d+$/);
-    expect(await server.checkLogin(ws.names.database, ws.names.readWrite, ws.passwords.readWrite)).to.equal(true);
+    expect(await logsIn(server, ws.names.database, ws.names.readWrite, ws.passwords.readWrite)).to.equal(true);
   });
 });

@@ -71,6 +71,13 @@ export function databaseServerBody(name: string, spec: Record<string, unknown>):
   };
 }
 
+/** Merge-patches the annotations of a Namespace (null removes one): what the platform team does. */
+export async function annotateNamespace(name: string, annotations: Record<string, string | null>): Promise<void> {
+  const { PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
+  const { core } = clients();
+  await core.patchNamespace({ name, body: { metadata: { annotations } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+}
+
 /** Creates a WorkspaceDatabase. */
 export async function createWorkspace(namespace: string, name: string, spec: WorkspaceDatabaseSpec = {}, annotations: Record<string, string> = {}): Promise<void> {
   const { custom } = clients();

@@ -35,8 +35,11 @@ export function startOperator(env: Record<string, string> = {}, name = "operator
     WSDB_METRICS_PORT: "0",
     WSDB_METRICS_HOST: "127.0.0.1",
     WSDB_RESYNC_PERIOD: "10s",
-    WSDB_LEADER_ELECTION_LEASE_DURATION: "4s",
+    // Fencing budget: renewDeadline + statementTimeout < leaseDuration.
+    WSDB_LEADER_ELECTION_LEASE_DURATION: "10s",
     WSDB_LEADER_ELECTION_RENEW_DEADLINE: "3s",
+    WSDB_POSTGRES_STATEMENT_TIMEOUT: "6s",
+    WSDB_POSTGRES_LOCK_TIMEOUT: "3s",
     WSDB_LEADER_ELECTION_RETRY_PERIOD: "500ms",
     WSDB_SHUTDOWN_TIMEOUT: "10s",
     ...env,

@@ -44,7 +44,7 @@ describe("loadSettings", () => {
   });
 
   it("applies defaults < file < env < flags", () => {
-    const file = writeConfig("workers: 2\nlogLevel: debug\nmetricsPort: 9000\npasswordLength: 40\nresyncPeriod: 1m\nleaderElection:\n  leaseDuration: 20s\n");
+    const file = writeConfig("workers: 2\nlogLevel: debug\nmetricsPort: 9000\npasswordLength: 40\nresyncPeriod: 1m\nleaderElection:\n  leaseDuration: 40s\n");
     const s = loadSettings(["--config", file, "--metrics-port=9100", "--log-level", "warn"], {
       WSDB_WORKERS: "3",
       WSDB_METRICS_PORT: "9050",
@@ -55,7 +55,7 @@ describe("loadSettings", () => {
     expect(s.metricsPort).to.equal(9100); // flag over env
     expect(s.logLevel).to.equal("warn");
     expect(s.resyncPeriod).to.equal(60_000);
-    expect(s.leaderElection.leaseDuration).to.equal(20_000);
+    expect(s.leaderElection.leaseDuration).to.equal(40_000);
     expect(s.leaderElection.renewDeadline).to.equal(10_000); // default kept beside a file value
     expect(s.logFormat).to.equal("json");
   });
@@ -79,7 +79,7 @@ describe("loadSettings", () => {
     }, { cwd: dir });
     expect(s.leaderElection).to.include({ enabled: false, namespace: "ops", identity: "me" });
     expect(s.passwordLength).to.equal(64);
-    expect(s.postgres).to.deep.equal({ maxConnectionsPerServer: 8, connectTimeout: 2500 });
+    expect(s.postgres).to.deep.equal({ maxConnectionsPerServer: 8, connectTimeout: 2500, statementTimeout: 15_000, lockTimeout: 5_000 });
     expect(s.backoff.max).to.equal(600_000);
   });
 
@@ -131,10 +131,19 @@ describe("loadSettings", () => {
   });
 
   it("checks the leader election timings against each other", () => {
-    expect(errorOf(() => loadSettings([], { WSDB_LEADER_ELECTION_RENEW_DEADLINE: "20s" }, { cwd: dir })).message)
-      .to.equal('setting "leaderElection.renewDeadline" (from WSDB_LEADER_ELECTION_RENEW_DEADLINE): must be less than leaderElection.leaseDuration (15s)');
+    expect(errorOf(() => loadSettings([], { WSDB_LEADER_ELECTION_RENEW_DEADLINE: "40s" }, { cwd: dir })).problems[0])
+      .to.equal('setting "leaderElection.renewDeadline" (from WSDB_LEADER_ELECTION_RENEW_DEADLINE): must be less than leaderElection.leaseDuration (30s)');
     expect(errorOf(() => loadSettings(["--backoff-base", "30s", "--backoff-max", "10s"], {}, { cwd: dir })).message)
       .to.match(/^setting "backoff.base" \(from --backoff-base\): must not exceed backoff.max \(10s\)$/);
+  });
+
+  it("keeps every statement of a deposed leader inside the lease (fencing budget)", () => {
+    expect(errorOf(() => loadSettings([], { WSDB_POSTGRES_STATEMENT_TIMEOUT: "20s" }, { cwd: dir })).message).to.equal(
+      'setting "postgres.statementTimeout" (from WSDB_POSTGRES_STATEMENT_TIMEOUT): leaderElection.renewDeadline (10s) + postgres.statementTimeout must be less than leaderElection.leaseDuration (30s), so that no statement of an old leader can still run when a new one starts',
+    );
+    expect(loadSettings([], { WSDB_POSTGRES_STATEMENT_TIMEOUT: "20s", WSDB_LEADER_ELECTION: "false" }, { cwd: dir }).postgres.statementTimeout).to.equal(20_000);
+    expect(errorOf(() => loadSettings(["--postgres-lock-timeout", "16s"], {}, { cwd: dir })).problems[0])
+      .to.equal('setting "postgres.lockTimeout" (from --postgres-lock-timeout): must not exceed postgres.statementTimeout (15s)');
   });
 
   it("rejects unknown flags, missing values, a missing or broken file", () => {

@@ -1,11 +1,9 @@
-// Unit tests of database, login and ownership-marker names.
+// Unit tests of database and login names.
 import { expect } from "chai";
 import {
   checkDatabaseName,
   deriveDatabaseName,
-  formatOwnerMarker,
   MAX_DATABASE_NAME_BYTES,
-  parseOwnerMarker,
   readOnlyRoleName,
 } from "../../../src/postgres/naming.ts";
 
@@ -112,39 +110,17 @@ describe("postgres/naming", () => {
     });
   });
 
-  describe("owner marker", () => {
-    it("formats and parses round-trip", () => {
-      const marker = formatOwnerMarker({ namespace: "workspace-malaria", name: "malaria.db" });
-      expect(marker).to.equal("workspacedb.io/owner: workspace-malaria/malaria.db");
-      expect(parseOwnerMarker(marker)).to.deep.equal({ namespace: "workspace-malaria", name: "malaria.db" });
+  describe("read-only suffix", () => {
+    it("never derives a name ending in _ro, which would be another database's read-only login", () => {
+      expect(deriveDatabaseName("foo", "ro")).to.match(/^foo_ro_[0-9a-f]{8}$/);
+      expect(deriveDatabaseName("foo", "ro")).to.not.equal(readOnlyRoleName(deriveDatabaseName("foo", "foo")));
+      expect(deriveDatabaseName("x", "a-ro")).to.not.match(/_ro$/);
     });
 
-    it("returns null for absent, foreign or malformed comments", () => {
-      for (const comment of [
-        null,
-        "",
-        "created by hand",
-        "workspacedb.io/owner: ",
-        "workspacedb.io/owner: ns",
-        "workspacedb.io/owner: ns/",
-        "workspacedb.io/owner: /name",
-        "workspacedb.io/owner: ns/name/extra",
-        "workspacedb.io/owner: ns/name ",
-        " workspacedb.io/owner: ns/name",
-        "workspacedb.io/owner: NS/name",
-        "workspacedb.io/owner: ns/na'me",
-        "workspacedb.io/owner: ns/name\nworkspacedb.io/owner: other/x",
-        "other.io/owner: ns/name",
-      ]) {
-        expect(parseOwnerMarker(comment), JSON.stringify(comment)).to.equal(null);
-      }
-    });
-
-    it("refuses to format invalid Kubernetes names", () => {
-      expect(() => formatOwnerMarker({ namespace: "a/b", name: "c" })).to.throw();
-      expect(() => formatOwnerMarker({ namespace: "ns", name: "x'; DROP" })).to.throw();
-      expect(() => formatOwnerMarker({ namespace: "n".repeat(64), name: "x" })).to.throw();
-      expect(() => formatOwnerMarker({ namespace: "ns", name: "" })).to.throw();
+    it("rejects a given name ending in _ro", () => {
+      expect(checkDatabaseName("malaria_ro")).to.match(/_ro/);
+      expect(() => readOnlyRoleName("malaria_ro")).to.throw(/_ro/);
+      expect(checkDatabaseName("malaria_roster")).to.equal(null);
     });
   });
 });

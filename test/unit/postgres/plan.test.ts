@@ -1,7 +1,8 @@
 // Unit tests of the pure planner: fresh workspace, everything in place, and each single drift.
 import { expect } from "chai";
 import { PostgresError } from "../../../src/postgres/errors.ts";
-import { GRANT_BATCH_SIZE, planWorkspace } from "../../../src/postgres/plan.ts";
+import { formatMarker } from "../../../src/postgres/marker.ts";
+import { GRANT_BATCH_SIZE, misplacedExtensions, planWorkspace } from "../../../src/postgres/plan.ts";
 import type { DesiredWorkspace, WorkspaceState } from "../../../src/postgres/state.ts";
 import { POSTGRES_VECTORS } from "./scram-vectors.ts";
 
@@ -16,17 +17,22 @@ function desired(overrides: Partial<DesiredWorkspace> = {}): DesiredWorkspace {
     statementTimeout: "90min",
     idleInTransactionSessionTimeout: "5min",
     extensions: [],
-    verifiers: { readWrite: V_RW, readOnly: V_RO },
+    verifiers: { readWrite: () => V_RW, readOnly: () => V_RO },
     ...overrides,
   };
 }
+
+const OWNER = { namespace: "ws-malaria", name: "malaria" };
+const DB_MARKER = formatMarker(OWNER, "database");
+const RW_MARKER = formatMarker(OWNER, "read-write");
+const RO_MARKER = formatMarker(OWNER, "read-only");
 
 function healthy(): WorkspaceState {
   return {
     admin: "admin",
     database: {
       owner: "admin",
-      comment: "workspacedb.io/owner: ws-malaria/malaria",
+      comment: DB_MARKER,
       connectionLimit: 50,
       settings: { statement_timeout: "90min", idle_in_transaction_session_timeout: "5min" },
       publicPrivileges: [],
@@ -34,8 +40,8 @@ function healthy(): WorkspaceState {
       readOnlyPrivileges: ["CONNECT"],
       adminCanConnect: true,
     },
-    readWrite: { canLogin: true, config: {}, databaseConfig: {}, adminIsMember: true },
-    readOnly: { canLogin: true, config: { default_transaction_read_only: "on" }, databaseConfig: {}, adminIsMember: true },
+    readWrite: { comment: RW_MARKER, canLogin: true, connectionLimit: 50, config: {}, databaseConfig: {}, adminIsMember: true },
+    readOnly: { comment: RO_MARKER, canLogin: true, connectionLimit: 50, config: { default_transaction_read_only: "on" }, databaseConfig: {}, adminIsMember: true },
     inside: {
       publicSchema: { publicCanCreate: false, readWriteCanUse: true, readWriteCanCreate: true },
       schemasWithoutReadOnlyUsage: [],
@@ -45,7 +51,8 @@ function healthy(): WorkspaceState {
         readWrite: { tables: true, sequences: true, schemas: true },
         admin: { tables: true, sequences: true, schemas: true },
       },
-      extensions: ["plpgsql"],
+      extensions: [{ name: "plpgsql", schema: "pg_catalog" }],
+      extensionsSchema: null,
     },
   };
 }
@@ -59,17 +66,18 @@ describe("postgres/plan", () => {
     const fresh: WorkspaceState = { admin: "admin", database: null, readWrite: null, readOnly: null, inside: null };
     const plan = planWorkspace(fresh, desired({ extensions: ["postgis"] }));
     expect(plan.map((s) => [s.database, s.sql])).to.deep.equal([
-      [null, 'CREATE DATABASE "malaria"'],
-      [null, `COMMENT ON DATABASE "malaria" IS 'workspacedb.io/owner: ws-malaria/malaria'`],
+      [null, `CREATE ROLE "malaria" WITH LOGIN CONNECTION LIMIT 50 PASSWORD '${V_RW}'; COMMENT ON ROLE "malaria" IS '${RW_MARKER}'`],
+      [null, 'GRANT "malaria" TO "admin"'],
+      [null, `CREATE ROLE "malaria_ro" WITH LOGIN CONNECTION LIMIT 50 PASSWORD '${V_RO}'; COMMENT ON ROLE "malaria_ro" IS '${RO_MARKER}'`],
+      [null, 'GRANT "malaria_ro" TO "admin"'],
+      [null, 'ALTER ROLE "malaria_ro" SET default_transaction_read_only = on'],
+      [null, 'CREATE DATABASE "malaria" TEMPLATE template0'],
+      [null, `COMMENT ON DATABASE "malaria" IS '${DB_MARKER}'`],
       [null, 'REVOKE ALL ON DATABASE "malaria" FROM PUBLIC'],
       [null, 'ALTER DATABASE "malaria" WITH CONNECTION LIMIT 50'],
       [null, `ALTER DATABASE "malaria" SET statement_timeout = '90min'`],
       [null, `ALTER DATABASE "malaria" SET idle_in_transaction_session_timeout = '5min'`],
-      [null, `CREATE ROLE "malaria" WITH LOGIN PASSWORD '${V_RW}'`],
-      [null, 'GRANT "malaria" TO "admin"'],
-      [null, `CREATE ROLE "malaria_ro" WITH LOGIN PASSWORD '${V_RO}'`],
-      [null, 'GRANT "malaria_ro" TO "admin"'],
-      [null, 'ALTER ROLE "malaria_ro" SET default_transaction_read_only = on'],
+      [null, `ALTER DATABASE "malaria" SET search_path = "$user", "public", "extensions"`],
       [null, 'GRANT CONNECT, CREATE, TEMPORARY ON DATABASE "malaria" TO "malaria"'],
       [null, 'GRANT CONNECT ON DATABASE "malaria" TO "malaria_ro"'],
       ["malaria", 'REVOKE CREATE ON SCHEMA "public" FROM PUBLIC'],
@@ -81,7 +89,10 @@ describe("postgres/plan", () => {
       ["malaria", 'ALTER DEFAULT PRIVILEGES FOR ROLE "admin" GRANT SELECT ON SEQUENCES TO "malaria_ro"'],
       ["malaria", 'ALTER DEFAULT PRIVILEGES FOR ROLE "admin" GRANT USAGE ON SCHEMAS TO "malaria_ro"'],
       ["malaria", 'GRANT USAGE ON SCHEMA "public" TO "malaria_ro"'],
-      ["malaria", 'SET LOCAL search_path = "public"; CREATE EXTENSION IF NOT EXISTS "postgis"'],
+      ["malaria", 'CREATE SCHEMA "extensions"'],
+      ["malaria", 'GRANT USAGE ON SCHEMA "extensions" TO "malaria"'],
+      ["malaria", 'GRANT USAGE ON SCHEMA "extensions" TO "malaria_ro"'],
+      ["malaria", 'CREATE EXTENSION IF NOT EXISTS "postgis" SCHEMA "extensions"'],
     ]);
     for (const s of plan) expect(s.summary).to.not.include("SCRAM");
   });
@@ -135,7 +146,7 @@ describe("postgres/plan", () => {
     ["a disabled rw login (Retain, then applied again)", (s) => { s.readWrite!.canLogin = false; },
       [`ALTER ROLE "malaria" WITH LOGIN PASSWORD '${V_RW}'`]],
     ["a missing ro login", (s) => { s.readOnly = null; }, [
-      `CREATE ROLE "malaria_ro" WITH LOGIN PASSWORD '${V_RO}'`,
+      `CREATE ROLE "malaria_ro" WITH LOGIN CONNECTION LIMIT 50 PASSWORD '${V_RO}'; COMMENT ON ROLE "malaria_ro" IS '${RO_MARKER}'`,
       'GRANT "malaria_ro" TO "admin"',
       'ALTER ROLE "malaria_ro" SET default_transaction_read_only = on',
     ]],
@@ -144,9 +155,21 @@ describe("postgres/plan", () => {
       ['ALTER DEFAULT PRIVILEGES FOR ROLE "malaria" GRANT SELECT ON SEQUENCES TO "malaria_ro"']],
     ["a missing default privilege of admin on schemas", (s) => { s.inside!.defaultPrivileges.admin.schemas = false; },
       ['ALTER DEFAULT PRIVILEGES FOR ROLE "admin" GRANT USAGE ON SCHEMAS TO "malaria_ro"']],
-    ["a new extension", () => undefined, ['SET LOCAL search_path = "public"; CREATE EXTENSION IF NOT EXISTS "postgis"'], { extensions: ["plpgsql", "postgis"] }],
-    ["an unmarked database (adopted)", (s) => { s.database!.comment = null; },
-      [`COMMENT ON DATABASE "malaria" IS 'workspacedb.io/owner: ws-malaria/malaria'`]],
+    ["a new extension (schema and search_path in place)", (s) => {
+      s.database!.settings["search_path"] = '"$user", public, extensions';
+      s.inside!.extensionsSchema = { owner: "admin", othersCanCreate: false, readWriteCanUse: true };
+    }, ['CREATE EXTENSION IF NOT EXISTS "postgis" SCHEMA "extensions"'], { extensions: ["plpgsql", "postgis"] }],
+    ["the extensions schema's USAGE revoked from rw", (s) => {
+      s.database!.settings["search_path"] = '"$user", public, extensions';
+      s.inside!.extensionsSchema = { owner: "admin", othersCanCreate: false, readWriteCanUse: false };
+      s.inside!.extensions.push({ name: "pg_trgm", schema: "extensions" });
+    }, ['GRANT USAGE ON SCHEMA "extensions" TO "malaria"'], { extensions: ["pg_trgm"] }],
+    ["an extension of 0.1 in schema public (left there)", (s) => {
+      s.database!.settings["search_path"] = '"$user", public, extensions';
+      s.inside!.extensionsSchema = { owner: "admin", othersCanCreate: false, readWriteCanUse: true };
+      s.inside!.extensions.push({ name: "pg_trgm", schema: "public" });
+    }, [], { extensions: ["pg_trgm"] }],
+    ["a changed role connection limit", (s) => { s.readOnly!.connectionLimit = -1; }, ['ALTER ROLE "malaria_ro" WITH CONNECTION LIMIT 50']],
     ["a database owned by someone else", (s) => { s.database!.owner = "bob"; }, ['ALTER DATABASE "malaria" OWNER TO "admin"']],
   ];
   for (const [what, drift, expected, spec] of drifts) {
@@ -184,9 +207,37 @@ describe("postgres/plan", () => {
     expect(plan).to.include('GRANT ALL ON SCHEMA "public" TO "malaria"');
   });
 
-  it("refuses a database that belongs to another WorkspaceDatabase", () => {
+  it("computes verifiers only when a login has to be created or re-enabled", () => {
+    let computed = 0;
+    const counting = desired({ verifiers: { readWrite: () => { computed++; return V_RW; }, readOnly: () => { computed++; return V_RO; } } });
+    planWorkspace(healthy(), counting);
+    expect(computed).to.equal(0);
+  });
+
+  for (const [what, change] of [
+    ["a database without our current marker (0.1, by hand, another owner)", (s: WorkspaceState) => { s.database!.comment = "workspacedb.io/owner: ws-malaria/malaria"; }],
+    ["a database of another WorkspaceDatabase", (s: WorkspaceState) => { s.database!.comment = formatMarker({ namespace: "other", name: "malaria" }, "database"); }],
+    ["an unmarked login", (s: WorkspaceState) => { s.readWrite!.comment = null; }],
+    ["a login of another WorkspaceDatabase", (s: WorkspaceState) => { s.readOnly!.comment = formatMarker({ namespace: "other", name: "x" }, "read-only"); }],
+  ] as const) {
+    it(`refuses ${what} (the claim step marks what may be ours first)`, () => {
+      const state = healthy();
+      change(state);
+      expect(() => planWorkspace(state, desired())).to.throw(PostgresError).with.property("kind", "Conflict");
+    });
+  }
+
+  it("refuses an extensions schema that a login owns or may create objects in", () => {
+    for (const schema of [{ owner: "malaria", othersCanCreate: false, readWriteCanUse: true }, { owner: "admin", othersCanCreate: true, readWriteCanUse: true }]) {
+      const state = healthy();
+      state.inside!.extensionsSchema = schema;
+      expect(() => planWorkspace(state, desired({ extensions: ["pg_trgm"] }))).to.throw(PostgresError, /schema extensions/).with.property("kind", "Conflict");
+    }
+  });
+
+  it("reports requested extensions outside the extensions schema", () => {
     const state = healthy();
-    state.database!.comment = "workspacedb.io/owner: other/malaria";
-    expect(() => planWorkspace(state, desired())).to.throw(PostgresError).with.property("kind", "Conflict");
+    state.inside!.extensions.push({ name: "pg_trgm", schema: "public" }, { name: "hstore", schema: "extensions" });
+    expect(misplacedExtensions(state.inside, desired({ extensions: ["pg_trgm", "hstore"] }))).to.deep.equal([{ name: "pg_trgm", schema: "public" }]);
   });
 });

@@ -40,11 +40,15 @@ describe("postgres/sql", () => {
   });
 
   describe("passwords", () => {
-    it("creates a login with the verifier", () => {
-      const s = sql.createLoginRole("malaria", VERIFIER);
-      expect(s.sql).to.equal(`CREATE ROLE "malaria" WITH LOGIN PASSWORD '${VERIFIER}'`);
+    it("creates a login with the verifier, its connection limit and its marker in one implicit transaction", () => {
+      const s = sql.createLoginRole("malaria", VERIFIER, 50, "workspacedb.io/v2 owner=ns/m part=read-write");
+      expect(s.sql).to.equal(
+        `CREATE ROLE "malaria" WITH LOGIN CONNECTION LIMIT 50 PASSWORD '${VERIFIER}'; COMMENT ON ROLE "malaria" IS 'workspacedb.io/v2 owner=ns/m part=read-write'`,
+      );
+      expect(s.sql).to.not.match(/BEGIN|COMMIT/);
       expect(s.database).to.equal(null);
       expect(s.summary).to.not.include("SCRAM");
+      expect(() => sql.createLoginRole("malaria", VERIFIER, -2, "m")).to.throw(RangeError);
     });
 
     it("alters a password with the verifier", () => {
@@ -54,7 +58,7 @@ describe("postgres/sql", () => {
 
     it("refuses anything that is not a SCRAM verifier (no plaintext can reach SQL)", () => {
       for (const bad of ["pencil", POSTGRES_VECTORS[0]!.password, `${VERIFIER}' SUPERUSER --`, "md5" + "0".repeat(32)]) {
-        expect(() => sql.createLoginRole("x", bad)).to.throw(/SCRAM/);
+        expect(() => sql.createLoginRole("x", bad, 1, "m")).to.throw(/SCRAM/);
         expect(() => sql.alterRolePassword("x", bad)).to.throw(/SCRAM/);
         expect(() => sql.enableLogin("x", bad)).to.throw(/SCRAM/);
       }
@@ -67,7 +71,10 @@ describe("postgres/sql", () => {
 
   describe("database statements", () => {
     it("pins creation, ownership, comment, limits and settings", () => {
-      expect(sql.createDatabase("malaria").sql).to.equal('CREATE DATABASE "malaria"');
+      expect(sql.createDatabase("malaria").sql).to.equal('CREATE DATABASE "malaria" TEMPLATE template0');
+      expect(sql.commentOnRole("m", "it's").sql).to.equal(`COMMENT ON ROLE "m" IS 'it''s'`);
+      expect(sql.alterRoleConnectionLimit("m", 5).sql).to.equal('ALTER ROLE "m" WITH CONNECTION LIMIT 5');
+      expect(sql.alterDatabaseSearchPath("m", ["$user", "public", "extensions"]).sql).to.equal('ALTER DATABASE "m" SET search_path = "$user", "public", "extensions"');
       expect(sql.alterDatabaseOwner("malaria", "admin").sql).to.equal('ALTER DATABASE "malaria" OWNER TO "admin"');
       expect(sql.commentOnDatabase("malaria", "workspacedb.io/owner: ns/x").sql).to.equal(
         `COMMENT ON DATABASE "malaria" IS 'workspacedb.io/owner: ns/x'`,
@@ -116,7 +123,8 @@ describe("postgres/sql", () => {
   describe("statements inside the workspace database", () => {
     it("carry the workspace database", () => {
       expect(sql.revokeCreateOnSchemaFromPublic("m", "public")).to.deep.include({ database: "m", sql: 'REVOKE CREATE ON SCHEMA "public" FROM PUBLIC' });
-      expect(sql.createExtension("m", "postgis")).to.deep.include({ database: "m", sql: 'SET LOCAL search_path = "public"; CREATE EXTENSION IF NOT EXISTS "postgis"' });
+      expect(sql.createExtension("m", "postgis", "extensions")).to.deep.include({ database: "m", sql: 'CREATE EXTENSION IF NOT EXISTS "postgis" SCHEMA "extensions"' });
+      expect(sql.createSchema("m", "extensions")).to.deep.include({ database: "m", sql: 'CREATE SCHEMA "extensions"' });
     });
 
     it("pin schema grants", () => {

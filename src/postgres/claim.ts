@@ -1,0 +1,253 @@
+// Who owns a workspace's database and roles: the catalog facts (one query) and the pure decisions on them.
+import { marks, parseMarker, sameWorkspace, type MarkedPart, type Marker, type WorkspaceRef } from "./marker.ts";
+import type { ServerAccess } from "./queryable.ts";
+import type { WorkspaceNames } from "./state.ts";
+
+/** The database as the claim sees it. */
+export interface DatabaseFacts {
+  comment: string | null;
+  isTemplate: boolean;
+  allowConnections: boolean;
+  /** It is the server's maintenance database (the one the operator is connected to). */
+  isMaintenance: boolean;
+}
+
+/** A role as the claim sees it: its marker and everything that would make it privileged. */
+export interface RoleFacts {
+  comment: string | null;
+  superuser: boolean;
+  createRole: boolean;
+  createDb: boolean;
+  replication: boolean;
+  bypassRls: boolean;
+  /** It is the role the operator is connected as. */
+  isCurrentUser: boolean;
+  /** Roles it is a member of (rds_superuser, pg_read_all_data, another workspace's login, …). */
+  memberOf: string[];
+}
+
+/** The database and the two roles of one workspace name; null where absent. */
+export interface ClaimFacts {
+  database: DatabaseFacts | null;
+  readWrite: RoleFacts | null;
+  readOnly: RoleFacts | null;
+}
+
+/** What the decision needs besides the facts. */
+export interface ClaimRequest {
+  owner: WorkspaceRef;
+  names: WorkspaceNames;
+  /** `spec.databaseName` names this database (adoption is never implicit). */
+  named: boolean;
+  /** The object's Namespace carries the annotation `workspacedb.io/adopt` naming this database. */
+  adoptionAllowed: boolean;
+  /** Admin roles of every DatabaseServer: never adopted, whatever their attributes. */
+  adminRoles: ReadonlySet<string>;
+}
+
+/** How the workspace came to be ours. */
+export type ClaimHow = "owned" | "adopted" | "migrated";
+
+/**
+ * The decision: either every existing part is (or may now become) ours, with the parts that need a
+ * marker written now (roles before the database), or a conflict that must leave everything untouched.
+ */
+export type Claim =
+  | { kind: "ours"; how: ClaimHow; mark: MarkedPart[] }
+  | { kind: "conflict"; message: string };
+
+/** Annotation on a Namespace, set by the platform team, naming databases its WorkspaceDatabases may adopt. */
+export const ADOPT_ANNOTATION = "workspacedb.io/adopt";
+
+const CLAIM_QUERY = `
+SELECT
+  (SELECT row_to_json(x) FROM (
+     SELECT shobj_description(d.oid, 'pg_database') AS comment, d.datistemplate AS is_template,
+            d.datallowconn AS allow_connections, d.datname = current_database() AS is_maintenance
+     FROM pg_database d WHERE d.datname = $1) x) AS database,
+  (SELECT json_object_agg(x.name, x) FROM (
+     SELECT r.rolname AS name, shobj_description(r.oid, 'pg_authid') AS comment, r.rolsuper AS superuser,
+            r.rolcreaterole AS create_role, r.rolcreatedb AS create_db, r.rolreplication AS replication,
+            r.rolbypassrls AS bypass_rls, r.rolname = current_user AS is_current_user,
+            coalesce((SELECT array_agg(DISTINCT g.rolname::text) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                      WHERE m.member = r.oid), '{}') AS member_of
+     FROM pg_roles r WHERE r.rolname IN ($2, $3)) x) AS roles`;
+
+interface DatabaseRow {
+  comment: string | null;
+  is_template: boolean;
+  allow_connections: boolean;
+  is_maintenance: boolean;
+}
+
+interface RoleRow {
+  comment: string | null;
+  superuser: boolean;
+  create_role: boolean;
+  create_db: boolean;
+  replication: boolean;
+  bypass_rls: boolean;
+  is_current_user: boolean;
+  member_of: string[];
+}
+
+/** Reads the claim facts of a workspace's three names in one query on the maintenance database. */
+export async function inspectClaim(server: ServerAccess, names: WorkspaceNames): Promise<ClaimFacts> {
+  const rows = await server.query<{ database: DatabaseRow | null; roles: Record<string, RoleRow> | null }>(
+    `reading the owners of database ${names.database} and its logins`,
+    CLAIM_QUERY,
+    [names.database, names.readWrite, names.readOnly],
+  );
+  const row = rows[0];
+  const db = row?.database ?? null;
+  const role = (name: string): RoleFacts | null => {
+    const r = row?.roles?.[name];
+    if (r === undefined) return null;
+    return {
+      comment: r.comment,
+      superuser: r.superuser,
+      createRole: r.create_role,
+      createDb: r.create_db,
+      replication: r.replication,
+      bypassRls: r.bypass_rls,
+      isCurrentUser: r.is_current_user,
+      memberOf: r.member_of,
+    };
+  };
+  return {
+    database: db === null ? null : { comment: db.comment, isTemplate: db.is_template, allowConnections: db.allow_connections, isMaintenance: db.is_maintenance },
+    readWrite: role(names.readWrite),
+    readOnly: role(names.readOnly),
+  };
+}
+
+/**
+ * Why a role that carries no marker may never be adopted, or null when it may: it holds an attribute
+ * beyond LOGIN/INHERIT, belongs to a role, or is some server's admin role.
+ */
+export function unadoptableRole(name: string, role: RoleFacts, adminRoles: ReadonlySet<string>): string | null {
+  if (role.isCurrentUser || adminRoles.has(name)) return `role "${name}" is the admin role of a DatabaseServer`;
+  const attributes = [
+    role.superuser && "SUPERUSER",
+    role.createRole && "CREATEROLE",
+    role.createDb && "CREATEDB",
+    role.replication && "REPLICATION",
+    role.bypassRls && "BYPASSRLS",
+  ].filter((a): a is string => a !== false);
+  if (attributes.length > 0) return `role "${name}" has ${attributes.join(", ")}`;
+  if (role.memberOf.length > 0) return `role "${name}" is a member of ${role.memberOf.map((r) => `"${r}"`).join(", ")}`;
+  return null;
+}
+
+const ROLE_PARTS = [
+  { part: "read-write", key: "readWrite", name: (n: WorkspaceNames) => n.readWrite },
+  { part: "read-only", key: "readOnly", name: (n: WorkspaceNames) => n.readOnly },
+] as const;
+
+function describeOwner(marker: Marker): string {
+  return `WorkspaceDatabase ${marker.owner.namespace}/${marker.owner.name}`;
+}
+
+/**
+ * Decides whether a WorkspaceDatabase may use the database and roles its names point at (DESIGN.md,
+ * Naming): parts marked for it are its own; parts marked for anyone else, or an unmarked role without
+ * a database of its own name, are a conflict; an unmarked database is adopted only when named in the
+ * spec, allowed by the Namespace annotation, not a template or the maintenance database, and its
+ * unmarked roles pass `unadoptableRole`; a database carrying this object's 0.1 marker has its
+ * unmarked roles marked under the same role test (migration). Pure.
+ */
+export function decideClaim(facts: ClaimFacts, request: ClaimRequest): Claim {
+  const { owner, names } = request;
+  const conflict = (message: string): Claim => ({ kind: "conflict", message });
+  const dbMarker = facts.database === null ? null : parseMarker(facts.database.comment);
+
+  // A part marked for another WorkspaceDatabase (or marked as another part) is never ours.
+  for (const { part, key, name } of ROLE_PARTS) {
+    const marker = parseMarker(facts[key]?.comment ?? null);
+    if (marker !== null && !marks(marker, owner, part)) {
+      return conflict(`role "${name(names)}" belongs to ${describeOwner(marker)}; choose another spec.databaseName`);
+    }
+  }
+  if (dbMarker !== null && (!sameWorkspace(dbMarker.owner, owner) || dbMarker.part !== "database")) {
+    return conflict(`database "${names.database}" belongs to ${describeOwner(dbMarker)}; choose another spec.databaseName`);
+  }
+
+  const unmarkedRoles = ROLE_PARTS.filter(({ key }) => facts[key] !== null && parseMarker(facts[key].comment) === null);
+  const rolesOurs = ROLE_PARTS.every(({ key }) => facts[key] === null || parseMarker(facts[key].comment) !== null);
+  const roleProblem = (): string | null => {
+    for (const { key, name } of unmarkedRoles) {
+      const why = unadoptableRole(name(names), facts[key]!, request.adminRoles);
+      if (why !== null) return why;
+    }
+    return null;
+  };
+  const unmarkedNames = unmarkedRoles.map(({ name }) => `"${name(names)}"`).join(" and ");
+
+  if (facts.database === null) {
+    if (!rolesOurs) {
+      return conflict(`role ${unmarkedNames} already exists, was not created by workspacedb-operator and has no database of its name; it is never taken over: choose another spec.databaseName`);
+    }
+    return { kind: "ours", how: "owned", mark: [] };
+  }
+
+  if (dbMarker !== null && dbMarker.format === "current") {
+    if (!rolesOurs) {
+      return conflict(`role ${unmarkedNames} of database "${names.database}" carries no ownership marker (re-created by hand?); it is never taken over: drop or rename it`);
+    }
+    return { kind: "ours", how: "owned", mark: [] };
+  }
+
+  const rolesToMark = unmarkedRoles.map(({ part }) => part);
+  if (dbMarker !== null) {
+    // Marked by 0.1 for this object: its roles were not marked then.
+    const why = roleProblem();
+    if (why !== null) return conflict(`${why}; it is never taken over (database "${names.database}" was provisioned by workspacedb-operator 0.1)`);
+    return { kind: "ours", how: rolesToMark.length > 0 ? "migrated" : "owned", mark: [...rolesToMark, "database"] };
+  }
+
+  // An unmarked database next to roles this object created: our own database, created just before a
+  // crash prevented its COMMENT (roles are created, with their markers, before the database).
+  const ownRoles = ROLE_PARTS.filter(({ key }) => facts[key] !== null && parseMarker(facts[key].comment) !== null);
+  if (ownRoles.some((r) => r.part === "read-write") && rolesOurs) {
+    return { kind: "ours", how: "owned", mark: ["database"] };
+  }
+
+  // Adoption.
+  const db = facts.database;
+  if (db.isMaintenance || db.isTemplate || !db.allowConnections || names.database === "template0" || names.database === "template1") {
+    const what = db.isMaintenance ? "the server's maintenance database" : db.isTemplate || names.database.startsWith("template") ? "a template database" : "a database that does not allow connections";
+    return conflict(`database "${names.database}" is ${what}; it is never adopted`);
+  }
+  if (!request.named) {
+    return conflict(`database "${names.database}" already exists and is not managed by workspacedb-operator; to adopt it, set spec.databaseName: ${names.database} and have the platform team annotate namespace ${owner.namespace} with ${ADOPT_ANNOTATION}: ${names.database}`);
+  }
+  if (!request.adoptionAllowed) {
+    return conflict(`database "${names.database}" already exists and is not managed by workspacedb-operator; adopting it needs the annotation ${ADOPT_ANNOTATION}: ${names.database} on namespace ${owner.namespace} (set by the platform team)`);
+  }
+  const why = roleProblem();
+  if (why !== null) return conflict(`${why}; only roles with no attribute beyond LOGIN/INHERIT and no role membership are adopted`);
+  return { kind: "ours", how: "adopted", mark: [...rolesToMark, "database"] };
+}
+
+/**
+ * The parts that markers prove belong to `owner`, for deletion: current markers naming it; the
+ * database of its 0.1 marker and that database's unmarked roles that pass the role test; an unmarked
+ * database next to its own marked read/write login (see decideClaim). Pure.
+ */
+export function ownedParts(facts: ClaimFacts, owner: WorkspaceRef, adminRoles: ReadonlySet<string>, names: WorkspaceNames): Set<MarkedPart> {
+  const out = new Set<MarkedPart>();
+  const dbMarker = facts.database === null ? null : parseMarker(facts.database.comment);
+  const legacy = dbMarker !== null && dbMarker.format === "0.1" && sameWorkspace(dbMarker.owner, owner);
+  for (const { part, key, name } of ROLE_PARTS) {
+    const role = facts[key];
+    if (role === null) continue;
+    const marker = parseMarker(role.comment);
+    if (marks(marker, owner, part)) out.add(part);
+    else if (marker === null && legacy && unadoptableRole(name(names), role, adminRoles) === null) out.add(part);
+  }
+  if (facts.database !== null) {
+    if (marks(dbMarker, owner, "database") || legacy) out.add("database");
+    else if (dbMarker === null && out.has("read-write") && marks(parseMarker(facts.readWrite?.comment ?? null), owner, "read-write")) out.add("database");
+  }
+  return out;
+}
