@@ -22,9 +22,10 @@ let counter = 0;
 
 /**
  * Starts an operator with settings suited to tests (short resync, text-free JSON logs, any free
- * metrics port); `env` overrides them (WSDB_* variables, see README).
+ * metrics port); `env` overrides them (WSDB_* variables, see README). `script` runs another build of
+ * the operator (the migration test runs version 0.1's).
  */
-export function startOperator(env: Record<string, string> = {}, name = "operator"): OperatorProcess {
+export function startOperator(env: Record<string, string> = {}, name = "operator", script = join(REPO_ROOT, "src", "main.ts")): OperatorProcess {
   const ground = getGround();
   counter += 1;
   const logFile = join(ground.root, `${name}-${counter}.log`);
@@ -44,7 +45,7 @@ export function startOperator(env: Record<string, string> = {}, name = "operator
     WSDB_SHUTDOWN_TIMEOUT: "10s",
     ...env,
   };
-  const proc = startProc(name, process.execPath, [join(REPO_ROOT, "src", "main.ts")], logFile, join(ground.root, "pids"), fullEnv);
+  const proc = startProc(name, process.execPath, [script], logFile, join(ground.root, "pids"), fullEnv);
   const log = () => readFileSync(logFile, "utf8");
   return {
     proc,
