@@ -1,4 +1,4 @@
-// The test ground itself: a real kube-apiserver with RBAC and a real PostgreSQL with a non-superuser admin.
+// The test ground itself: a real kube-apiserver with RBAC and controllers, a real PostgreSQL with a non-superuser admin.
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { expect } from "chai";
@@ -6,6 +6,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import pg from "pg";
 import { getGround, type PostgresGround } from "../ground/index.ts";
 import { selectedPostgresMajor } from "../ground/postgres.ts";
+import { waitFor } from "../ground/procs.ts";
 
 /** Runs `fn` with a client logged in with `url`, ended afterwards. */
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -33,6 +34,23 @@ async function loginResult(url: string): Promise<string> {
 async function adminAttributes(server: PostgresGround): Promise<Record<string, unknown> | undefined> {
   return withClient(server.adminUrl, async (c) =>
     (await c.query<Record<string, unknown>>("SELECT current_user AS name, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = current_user")).rows[0]);
+}
+
+/** Resolves once reading the object fails with 404, i.e. it is gone. */
+async function gone(what: string, read: () => Promise<unknown>, timeoutMs = 60_000): Promise<void> {
+  await waitFor(what, async () => {
+    try {
+      await read();
+      return false;
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return true;
+      throw err;
+    }
+  }, timeoutMs, 500);
+}
+
+function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
 
 describe("test ground", () => {
@@ -142,6 +160,67 @@ describe("test ground", () => {
       }
       expect(await loginResult(url)).to.equal("ok");
       await withClient(postgres.superUrl, (c) => c.query(`DROP ROLE ${role}`));
+    });
+  });
+
+  describe("kube-controller-manager", function () {
+    this.timeout(180_000);
+    let core: CoreV1Api;
+
+    before(() => {
+      core = getGround().kubeConfig.makeApiClient(CoreV1Api);
+    });
+
+    it("gives a new namespace its default ServiceAccount and deletes the namespace with its contents", async () => {
+      const namespace = uniqueName("ground-ns");
+      await core.createNamespace({ body: { metadata: { name: namespace } } });
+      await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: "content" }, data: { a: "1" } } });
+      await waitFor("ServiceAccount default", async () => {
+        await core.readNamespacedServiceAccount({ namespace, name: "default" });
+        return true;
+      }, 60_000, 300);
+      await core.deleteNamespace({ name: namespace });
+      await gone(`namespace ${namespace}`, () => core.readNamespace({ name: namespace }));
+    });
+
+    it("garbage-collects dependents of a deleted owner, in the background and in the foreground", async () => {
+      const namespace = uniqueName("ground-gc");
+      await core.createNamespace({ body: { metadata: { name: namespace } } });
+      try {
+        for (const propagationPolicy of ["Background", "Foreground"]) {
+          const ownerName = `owner-${propagationPolicy.toLowerCase()}`;
+          const owner = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: ownerName } } });
+          const dependentName = `dependent-${propagationPolicy.toLowerCase()}`;
+          await core.createNamespacedConfigMap({
+            namespace,
+            body: {
+              metadata: {
+                name: dependentName,
+                ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: ownerName, uid: owner.metadata!.uid!, blockOwnerDeletion: true }],
+              },
+            },
+          });
+          await core.deleteNamespacedConfigMap({ namespace, name: ownerName, propagationPolicy });
+          await gone(`${propagationPolicy} dependent`, () => core.readNamespacedConfigMap({ namespace, name: dependentName }));
+          await gone(`${propagationPolicy} owner`, () => core.readNamespacedConfigMap({ namespace, name: ownerName }));
+        }
+      } finally {
+        await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+      }
+    });
+
+    it("keeps working across an API server restart", async function () {
+      const ground = getGround();
+      if (!ground.restartApiServer) this.skip();
+      await ground.restartApiServer();
+      const namespace = uniqueName("ground-restart");
+      await core.createNamespace({ body: { metadata: { name: namespace } } });
+      await waitFor("ServiceAccount default after the restart", async () => {
+        await core.readNamespacedServiceAccount({ namespace, name: "default" });
+        return true;
+      }, 60_000, 300);
+      await core.deleteNamespace({ name: namespace });
+      await gone(`namespace ${namespace}`, () => core.readNamespace({ name: namespace }));
     });
   });
 });
