@@ -15,7 +15,7 @@ export interface KubeGround {
   adminGet(path: string): Promise<{ status: number; body: string }>;
   /**
    * Stops and starts kube-apiserver again on the same port, with the same etcd; the controller
-   * manager keeps running and reconnects.
+   * manager is stopped before and started again after it.
    */
   restartApiServer(): Promise<void>;
   stop(): Promise<void>;
@@ -196,7 +196,7 @@ export async function startKube(root: string, binDir: string, pidFile: string): 
     await waitFor("namespace default", async () => (await httpsGet(`${apiServerUrl}/api/v1/namespaces/default`, certs)).status === 200, 30_000);
   };
   await startApiServer();
-  const controllerManager = await startControllerManager(dir, apiServerUrl, certs, pidFile, binDir);
+  let controllerManager = await startControllerManager(dir, apiServerUrl, certs, pidFile, binDir);
 
   const kubeconfigPath = join(root, "kubeconfig");
   writeFileSync(kubeconfigPath, kubeconfigYaml(apiServerUrl, certs.caCert, "admin", certs.adminCert, certs.adminKey), { mode: 0o600 });
@@ -207,8 +207,12 @@ export async function startKube(root: string, binDir: string, pidFile: string): 
     certs,
     adminGet: (path) => httpsGet(`${apiServerUrl}${path}`, certs, 15_000),
     async restartApiServer() {
+      // Connected to it, the controller manager keeps kube-apiserver from exiting on SIGTERM
+      // until the 15 s grace of Proc.stop() runs out: it is restarted with the API server.
+      await controllerManager.stop("SIGTERM");
       await apiserver.stop("SIGTERM");
       await startApiServer();
+      controllerManager = await startControllerManager(dir, apiServerUrl, certs, pidFile, binDir);
     },
     async stop() {
       await controllerManager.stop("SIGTERM");

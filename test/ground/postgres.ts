@@ -64,10 +64,12 @@ export function selectedPostgresMajor(): number {
  */
 export async function postgresBinDir(major: number): Promise<string> {
   try {
-    const { stdout } = await promisify(execFile)(
+    const { stdout, stderr } = await promisify(execFile)(
       "bash", ["-c", 'source "$0" && wsdb_postgres_bin_dir "$1"', FETCH_SCRIPT, String(major)],
       { maxBuffer: 16 * 1024 * 1024 },
     );
+    // Says so when it fetched.
+    if (stderr) process.stderr.write(stderr);
     const lines = stdout.trim().split("\n");
     return lines[lines.length - 1] ?? "";
   } catch (err) {

@@ -209,7 +209,7 @@ describe("test ground", () => {
       }
     });
 
-    it("keeps working across an API server restart", async function () {
+    it("works again after an API server restart", async function () {
       const ground = getGround();
       if (!ground.restartApiServer) this.skip();
       await ground.restartApiServer();
