@@ -9,8 +9,8 @@
 # Where the cache is (one rule, for every caller):
 # - WSDB_PG_CACHE_DIR, when set;
 # - else, when running as root, /var/cache/workspacedb-operator/postgres. PostgreSQL refuses to
-#   run as root, so the ground runs it as the `postgres` user, and that user cannot reach
-#   anything under /root (mode 0700). The folders are created 0755 and the files made a+rX;
+#   run as root, so the ground runs it as the `postgres` account (or `nobody`), and that account
+#   cannot reach anything under /root (mode 0700). The folders are created 0755 and the files made a+rX;
 # - else $WSDB_CACHE_DIR/postgres (WSDB_CACHE_DIR as in node.sh, default ~/.cache/workspacedb-operator).
 #
 # Concurrent callers are safe: each one unpacks into its own temporary folder beside the cache

@@ -112,18 +112,30 @@ export async function serverVersion(superUrl: string): Promise<{ version: string
   }
 }
 
-/** PostgreSQL refuses to run as root: as root, run its binaries as the `postgres` user. */
-function asServerUser(command: string, args: string[]): [string, string[]] {
-  if (process.getuid?.() !== 0) return [command, args];
-  // setpriv execs the command itself, so signals reach PostgreSQL directly.
-  return ["setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", command, ...args]];
+/**
+ * The account PostgreSQL runs as when the ground runs as root (PostgreSQL refuses to run as
+ * root): `postgres` where that account exists (a machine with PostgreSQL packages), else
+ * `nobody`, so that a machine without any PostgreSQL package needs no new account.
+ */
+function serverUser(): { name: string; uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const name of ["postgres", "nobody"]) {
+    try {
+      const uid = Number(execFileSync("id", ["-u", name], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim());
+      const gid = Number(execFileSync("id", ["-g", name], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim());
+      return { name, uid, gid };
+    } catch {
+      // no such account: try the next one
+    }
+  }
+  throw new Error("running as root, the ground runs PostgreSQL as the postgres or nobody account, and neither exists");
 }
 
-function serverUid(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
-  const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
-  return { uid, gid };
+/** `command` as the server's account (see serverUser()). */
+function asServerUser(owner: { uid: number; gid: number } | undefined, command: string, args: string[]): [string, string[]] {
+  if (!owner) return [command, args];
+  // setpriv execs the command itself, so signals reach PostgreSQL directly.
+  return ["setpriv", [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--clear-groups", "--", command, ...args]];
 }
 
 /** Which server to start: its folder under the run's root, and its major or a bin folder. */
@@ -152,7 +164,7 @@ export async function startPostgres(root: string, pidFile: string, options: Post
   const dataDir = join(dir, "data");
   const socketDir = join(dir, "sock");
   mkdirSync(socketDir, { recursive: true });
-  const owner = serverUid();
+  const owner = serverUser();
   if (owner) {
     chownSync(dir, owner.uid, owner.gid);
     chownSync(socketDir, owner.uid, owner.gid);
@@ -163,7 +175,7 @@ export async function startPostgres(root: string, pidFile: string, options: Post
   writeFileSync(pwFile, `${superPassword}\n`, { mode: 0o600 });
   if (owner) chownSync(pwFile, owner.uid, owner.gid);
 
-  const [initCmd, initArgs] = asServerUser(join(binDir, "initdb"), [
+  const [initCmd, initArgs] = asServerUser(owner, join(binDir, "initdb"), [
     "-D", dataDir, "-U", "postgres", `--pwfile=${pwFile}`, "-E", "UTF8", "--locale=C",
     "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions", "--no-sync",
   ]);
@@ -176,7 +188,7 @@ export async function startPostgres(root: string, pidFile: string, options: Post
 
   const port = await freePort();
   const logFile = join(dir, "postgres.log");
-  const [cmd, args] = asServerUser(join(binDir, "postgres"), [
+  const [cmd, args] = asServerUser(owner, join(binDir, "postgres"), [
     "-D", dataDir,
     "-c", "listen_addresses=127.0.0.1",
     "-c", `port=${port}`,
