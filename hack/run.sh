@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the local demo: a kube-apiserver + etcd + PostgreSQL test ground, the operator against it,
+# Runs the local demo: a kube-apiserver + etcd + kube-controller-manager + PostgreSQL test ground
+# (PostgreSQL fetched from the npm registry, see hack/lib/postgres.sh), the operator against it,
 # and a sample DatabaseServer and WorkspaceDatabase. Prints how to look at them; Ctrl-C stops all.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -14,6 +14,9 @@ export interface GroundCerts {
   servingKey: string;
   adminCert: string;
   adminKey: string;
+  /** Client certificate of kube-controller-manager (CN system:kube-controller-manager, O system:masters). */
+  controllerManagerCert: string;
+  controllerManagerKey: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
 }
@@ -35,7 +38,8 @@ async function signedCert(dir: string, name: string, subject: string, ext: strin
 
 /**
  * Generates a throwaway CA, a serving certificate for 127.0.0.1/localhost, an admin client
- * certificate in group system:masters, and the service-account signing key pair.
+ * certificate in group system:masters, a client certificate for kube-controller-manager, and the
+ * service-account signing key pair.
  */
 export async function generateCerts(dir: string): Promise<GroundCerts> {
   const caKey = join(dir, "ca.key");
@@ -43,10 +47,12 @@ export async function generateCerts(dir: string): Promise<GroundCerts> {
   await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", caKey, "-out", caCert, "-days", "2", "-subj", "/CN=workspacedb-test-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
   const ca = { caCert, caKey };
   const serving = await signedCert(dir, "serving", "/CN=kube-apiserver", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n", ca);
-  const admin = await signedCert(dir, "admin", "/O=system:masters/CN=admin", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n", ca);
+  const clientExt = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
+  const admin = await signedCert(dir, "admin", "/O=system:masters/CN=admin", clientExt, ca);
+  const controllerManager = await signedCert(dir, "kube-controller-manager", "/O=system:masters/CN=system:kube-controller-manager", clientExt, ca);
   const serviceAccountKey = join(dir, "sa.key");
   const serviceAccountPub = join(dir, "sa.pub");
   await openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", serviceAccountKey]);
   await openssl(["pkey", "-in", serviceAccountKey, "-pubout", "-out", serviceAccountPub]);
-  return { caCert, caKey, servingCert: serving.cert, servingKey: serving.key, adminCert: admin.cert, adminKey: admin.key, serviceAccountKey, serviceAccountPub };
+  return { caCert, caKey, servingCert: serving.cert, servingKey: serving.key, adminCert: admin.cert, adminKey: admin.key, controllerManagerCert: controllerManager.cert, controllerManagerKey: controllerManager.key, serviceAccountKey, serviceAccountPub };
 }

@@ -5,7 +5,7 @@ import { startGround, stopGround } from "./index.ts";
 export async function mochaGlobalSetup(this: unknown): Promise<void> {
   const started = Date.now();
   const ground = await startGround();
-  process.stderr.write(`test ground ready in ${Date.now() - started} ms (${ground.local ? "local" : "existing"}: ${ground.apiServerUrl}, postgres ${ground.postgres.host}:${ground.postgres.port})\n`);
+  process.stderr.write(`test ground ready in ${Date.now() - started} ms (${ground.local ? "local" : "existing"}: ${ground.apiServerUrl}, PostgreSQL ${ground.postgres.version} ${ground.postgres.host}:${ground.postgres.port})\n`);
 }
 
 /** Runs once after the whole suite, also when tests failed. */

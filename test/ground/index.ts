@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import { startJanitor } from "./janitor.ts";
 import { startKube, type KubeGround } from "./kube.ts";
-import { startPostgres, type PostgresGround } from "./postgres.ts";
+import { reloadPostgres, serverVersion, startPostgres, type PostgresGround } from "./postgres.ts";
 import { killAllNow } from "./procs.ts";
 
 export type { PostgresGround } from "./postgres.ts";
@@ -26,6 +26,12 @@ export interface Ground {
   restartApiServer: (() => Promise<void>) | undefined;
   /** GET a path of the API server as admin, e.g. `/metrics`; undefined against an existing cluster. */
   apiServerGet: ((path: string) => Promise<{ status: number; body: string }>) | undefined;
+  /**
+   * Starts another, independent PostgreSQL server of `major` (14 to 18) the way the main one was
+   * started: own data folder under `root`, own port, own `workspacedb_admin` role and password.
+   * It is stopped with the ground. Throws against an existing cluster/server.
+   */
+  startExtraPostgres(major: number): Promise<PostgresGround>;
   stop(): Promise<void>;
 }
 
@@ -47,7 +53,7 @@ function binDir(): string {
   return lines[lines.length - 1] ?? "";
 }
 
-function externalGround(root: string): Ground | undefined {
+async function externalGround(root: string): Promise<Ground | undefined> {
   const kubeconfigPath = process.env.WSDB_KUBECONFIG;
   const adminUrl = process.env.WSDB_PG_ADMIN_URL;
   const superUrl = process.env.WSDB_PG_SUPER_URL;
@@ -61,6 +67,7 @@ function externalGround(root: string): Ground | undefined {
   const unsupported = async (): Promise<void> => {
     throw new Error("stopping PostgreSQL is only possible on the local ground");
   };
+  const { version, major } = await serverVersion(superUrl);
   return {
     kubeconfigPath,
     kubeConfig,
@@ -73,6 +80,12 @@ function externalGround(root: string): Ground | undefined {
       adminUser: decodeURIComponent(admin.username),
       adminPassword: decodeURIComponent(admin.password),
       logFile: process.env.WSDB_PG_LOG_FILE,
+      version,
+      major,
+      binDir: undefined,
+      dataDir: undefined,
+      hbaFile: undefined,
+      reload: () => reloadPostgres(superUrl),
       stop: unsupported,
       start: unsupported,
     },
@@ -80,6 +93,9 @@ function externalGround(root: string): Ground | undefined {
     root,
     restartApiServer: undefined,
     apiServerGet: undefined,
+    async startExtraPostgres() {
+      throw new Error("startExtraPostgres needs the local ground: against an existing cluster and server (WSDB_KUBECONFIG) the suite starts no PostgreSQL");
+    },
     async stop() {
       rmSync(root, { recursive: true, force: true });
     },
@@ -105,7 +121,7 @@ export async function startGround(): Promise<Ground> {
   if (current) return current;
   const root = mkdtempSync(join(tmpdir(), "wsdb-ground-"));
   chmodSync(root, 0o755);
-  const external = externalGround(root);
+  const external = await externalGround(root);
   if (external) {
     current = external;
     return external;
@@ -118,7 +134,7 @@ export async function startGround(): Promise<Ground> {
   let kube: KubeGround | undefined;
   let postgres: PostgresGround | undefined;
   try {
-    [kube, postgres] = await Promise.all([startKube(root, bins, pidFile), startPostgres(root, pidFile)]);
+    [kube, postgres] = await Promise.all([startKube(root, bins, pidFile), startPostgres(root, pidFile, { name: "postgres" })]);
   } catch (err) {
     await kube?.stop();
     await postgres?.stop();
@@ -130,6 +146,8 @@ export async function startGround(): Promise<Ground> {
   kubeConfig.loadFromFile(kube.kubeconfigPath);
   const k = kube;
   const p = postgres;
+  const extras: PostgresGround[] = [];
+  let extraCount = 0;
   current = {
     kubeconfigPath: k.kubeconfigPath,
     kubeConfig,
@@ -139,8 +157,17 @@ export async function startGround(): Promise<Ground> {
     root,
     restartApiServer: () => k.restartApiServer(),
     apiServerGet: (path) => k.adminGet(path),
+    async startExtraPostgres(major: number) {
+      // Its process is in procs.ts's list (exit handlers) and its pid in the janitor's file like
+      // the others; a failed start stops its own server.
+      extraCount += 1;
+      const name = `postgres-${major}-${extraCount}`;
+      const extra = await startPostgres(root, pidFile, { name, major });
+      extras.push(extra);
+      return extra;
+    },
     async stop() {
-      await Promise.allSettled([k.stop(), p.stop()]);
+      await Promise.allSettled([k.stop(), p.stop(), ...extras.map((e) => e.stop())]);
       killAllNow();
       rmSync(root, { recursive: true, force: true });
       current = undefined;

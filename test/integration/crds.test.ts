@@ -180,7 +180,7 @@ describe("CRDs (admission by kube-apiserver)", function () {
     for (const name of createdServers) {
       await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: DATABASE_SERVERS, name }).catch(() => undefined);
     }
-    // Without a namespace controller (local ground) the namespace stays Terminating; harmless.
+    // The ground's kube-controller-manager (namespace controller) deletes what is left in it.
     await core.deleteNamespace({ name: namespace }).catch(() => undefined);
     if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
   });
