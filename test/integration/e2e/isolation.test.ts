@@ -41,7 +41,7 @@ for (const which of ["ground", 15] as const) {
     const byHand = `superset_${id.replace(/-/g, "_")}`;
     let victimDb = "";
     let protectedRoles: string[] = [];
-    let before: Record<string, RoleSnapshot> = {};
+    let baseline: Record<string, RoleSnapshot> = {};
     const sessions: pg.Client[] = [];
 
     before(async function () {
@@ -59,8 +59,8 @@ for (const which of ["ground", 15] as const) {
       const rw = (await readSecret(victimNs, "victim-rw"))!;
       const ro = (await readSecret(victimNs, "victim-ro"))!;
       sessions.push(await openSession(rw.uri!), await openSession(ro.uri!));
-      before = await roleSnapshots(target.postgres, protectedRoles);
-      expect(Object.keys(before)).to.have.length(4);
+      baseline = await roleSnapshots(target.postgres, protectedRoles);
+      expect(Object.keys(baseline)).to.have.length(4);
     });
 
     after(async () => {
@@ -71,7 +71,7 @@ for (const which of ["ground", 15] as const) {
 
     /** Nothing the attacker could have reached changed: roles, the victim's database, sessions and readiness. */
     async function expectVictimsUntouched(when: string): Promise<void> {
-      expect(await roleSnapshots(target.postgres, protectedRoles), when).to.deep.equal(before);
+      expect(await roleSnapshots(target.postgres, protectedRoles), when).to.deep.equal(baseline);
       const admin = urlOf(target.postgres, target.postgres.adminUser, target.postgres.adminPassword);
       expect(await canLogin(admin), `${when}: the admin role still logs in with its own password`).to.equal(true);
       expect(await canLogin(urlOf(target.postgres, byHand, "Hand-Made-Password-1")), `${when}: the hand-made role still logs in`).to.equal(true);

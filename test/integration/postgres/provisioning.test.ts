@@ -118,6 +118,8 @@ describe("postgres provisioning (integration)", function () {
       const salt = Buffer.from(row!.rolpassword.split("$")[1]!.split(":")[1]!, "base64");
       expect(scramSha256Verifier("Correct-Horse-9", { salt })).to.equal(row!.rolpassword);
       const vector = POSTGRES_VECTORS[1]!;
+      // A role the admin did not create: on PostgreSQL 16+ it may alter it only with ADMIN OPTION.
+      await superQuery(`GRANT ${role} TO "${getGround().postgres.adminUser}" WITH ADMIN OPTION`);
       await server.setPassword(role, vector.verifier);
       await superQuery(`GRANT CONNECT ON DATABASE postgres TO ${role}`);
       expect(await logsIn(server, "postgres", role, vector.password)).to.equal(true);
