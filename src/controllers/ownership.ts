@@ -63,7 +63,9 @@ async function markParts(sql: ServerSql, owner: { namespace: string; name: strin
   } catch (err) {
     if (err instanceof PostgresError && err.kind === "PermissionDenied") {
       const roles = parts.filter((p) => p !== "database").map((p) => `"${p === "read-write" ? names.readWrite : names.readOnly}"`);
-      const fix = roles.length > 0 ? `; on PostgreSQL 16 and later a superuser must run once: GRANT ${roles.join(", ")} TO "${sql.adminRole}" WITH ADMIN OPTION, INHERIT TRUE` : "";
+      const fix = roles.length > 0
+        ? `; on PostgreSQL 16 and later a superuser must run once: GRANT ${roles.join(", ")} TO "${sql.adminRole}" WITH ADMIN OPTION, INHERIT TRUE`
+        : `; the database belongs to a role the admin is not a member of: a superuser runs once ALTER DATABASE "${names.database}" OWNER TO "${sql.adminRole}"`;
       throw new ReconcileFailure(
         Reasons.PermissionDenied,
         `the admin role of DatabaseServer "${server.metadata.name}" may not mark ${parts.join(", ")} of "${names.database}" as owned (${err.message})${fix}`,

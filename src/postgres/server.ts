@@ -201,9 +201,24 @@ export class ServerConnection implements ServerAccess, ServerSql {
     return inspectClaim(this, names);
   }
 
-  /** Writes ownership markers, in the order given. */
+  /**
+   * Writes ownership markers, in the order given. Only a database's owner may comment on it: an adopted
+   * database owned by one of the workspace's own logins (marked just before) gets the admin as a member
+   * of that login first, as every workspace has it anyway.
+   */
   async mark(owner: WorkspaceRef, names: WorkspaceNames, parts: readonly MarkedPart[]): Promise<void> {
     for (const part of parts) {
+      if (part === "database") {
+        const [db] = await this.query<{ owner: string; member: boolean }>(
+          `reading the owner of database ${names.database}`,
+          "SELECT pg_get_userbyid(datdba) AS owner, pg_has_role(current_user, datdba, 'USAGE') AS member FROM pg_database WHERE datname = $1",
+          [names.database],
+        );
+        if (db !== undefined && !db.member && (db.owner === names.readWrite || db.owner === names.readOnly)) {
+          const grant = sql.grantRoleMembership(db.owner, this.endpoint.user);
+          await this.query(grant.summary, grant.sql);
+        }
+      }
       const statement = part === "database"
         ? sql.commentOnDatabase(names.database, formatMarker(owner, part))
         : sql.commentOnRole(part === "read-write" ? names.readWrite : names.readOnly, formatMarker(owner, part));

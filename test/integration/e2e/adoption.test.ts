@@ -58,6 +58,10 @@ for (const which of ["ground", 15] as const) {
       operator = startOperator({ WSDB_LEADER_ELECTION_LEASE_NAME: `lease-${ns}` }, `adoption-${which}`);
     });
 
+    afterEach(function () {
+      if (this.currentTest?.state === "failed" && process.env.WSDB_TEST_DEBUG) process.stderr.write(operator.log().split("\n").filter((l) => l.includes("ohx")).slice(-30).join("\n"));
+    });
+
     after(async () => {
       await operator?.stop();
     });

@@ -71,9 +71,13 @@ for (const which of ["ground", 15] as const) {
 
     /** Nothing the attacker could have reached changed: roles, the victim's database, sessions and readiness. */
     async function expectVictimsUntouched(when: string): Promise<void> {
-      expect(await roleSnapshots(target.postgres, protectedRoles), when).to.deep.equal(baseline);
-      const admin = urlOf(target.postgres, target.postgres.adminUser, target.postgres.adminPassword);
-      expect(await canLogin(admin), `${when}: the admin role still logs in with its own password`).to.equal(true);
+      // The admin role becomes a member of every new workspace's logins: that list may only grow by those.
+      const now = await roleSnapshots(target.postgres, protectedRoles);
+      const admin = target.postgres.adminUser;
+      const adminMemberships = now[admin]?.member_of ?? [];
+      expect(adminMemberships, `${when}: the admin is a member of no role it did not create`).to.not.include(byHand);
+      expect({ ...now, [admin]: { ...now[admin], member_of: [] } }, when).to.deep.equal({ ...baseline, [admin]: { ...baseline[admin], member_of: [] } });
+      expect(await canLogin(urlOf(target.postgres, admin, target.postgres.adminPassword)), `${when}: the admin role still logs in with its own password`).to.equal(true);
       expect(await canLogin(urlOf(target.postgres, byHand, "Hand-Made-Password-1")), `${when}: the hand-made role still logs in`).to.equal(true);
       expect(await databaseExists(target.postgres, victimDb), when).to.equal(true);
       for (const s of sessions) expect(await alive(s), `${when}: the victim's sessions are still open`).to.equal(true);
