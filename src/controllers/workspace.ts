@@ -89,10 +89,10 @@ async function checkAdmin(sql: ServerSql, server: DatabaseServer): Promise<void>
 
 /**
  * The provisioning chain: finalizer → server (and namespaceSelector) → admin privileges → ownership
- * (markers; Conflict changes nothing) → names recorded in status → Secrets (a new password is written
- * to its Secret first) → regenerated passwords given to the roles and old sessions ended, from the
- * maintenance database → database, logins and privileges → each login checked against its Secret →
- * status.
+ * (markers; Conflict changes nothing) → Secrets (a new password is written to its Secret first) →
+ * regenerated passwords given to the roles and old sessions ended, from the maintenance database →
+ * names and credentials recorded in status → database, logins and privileges → each login checked
+ * against its Secret → status.
  */
 async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDatabase, log: Log): Promise<PassResult> {
   const obj = await ensureFinalizer(deps, original);
@@ -103,9 +103,6 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   const names = workspaceNames(obj);
   const now = deps.now();
   const { facts } = await claimWorkspace(deps, sql, server, obj, names, log);
-  if (obj.status?.database !== names.database || obj.status.server !== server.metadata.name) {
-    await recordIntent(deps, obj, server.metadata.name, names.database, now);
-  }
 
   const context = { kube: deps.kube, owner: obj, endpoint: endpointOf(server), database: names.database, now, newPassword: deps.newPassword };
   const readWrite = await ensureCredentialSecret(context, "read-write", names.readWrite);
@@ -119,10 +116,9 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
       rotated.push(outcome);
     }
   }
-  if (rotated.length > 0) {
-    // Recorded at once, so a later failing step never makes a retry end the new password's sessions.
-    await writeStatus(deps.kube, obj, { ...(obj.status ?? {}), credentials: credentialsStatus(obj, readWrite, readOnly) });
-  }
+  // Before anything is created on the server, status records where (deletion cleans up from there), and
+  // which passwords the roles have (so a later failing step never makes a retry rotate again).
+  await recordProgress(deps, obj, server.metadata.name, names.database, credentialsStatus(obj, readWrite, readOnly), now);
 
   const result = await sql.provision({
     names,
@@ -169,21 +165,24 @@ function readyMessage(server: DatabaseServer, database: string, readWrite: Crede
   return message;
 }
 
-/** Writes the server and database names into status before anything is created on the server. */
-async function recordIntent(deps: WorkspaceDeps, obj: WorkspaceDatabase, server: string, database: string, now: Date): Promise<void> {
+/** Writes server, database and credentials into status when they changed; Provisioning until the first Ready. */
+async function recordProgress(deps: WorkspaceDeps, obj: WorkspaceDatabase, server: string, database: string, credentials: WorkspaceDatabaseStatus["credentials"], now: Date): Promise<void> {
   const provisioned = findCondition(obj.status?.conditions, READY)?.status === "True";
   const status: WorkspaceDatabaseStatus = {
     ...(obj.status ?? {}),
-    observedGeneration: obj.metadata.generation,
     server,
     database,
-    conditions: provisioned
-      ? obj.status?.conditions ?? []
-      : setCondition(
-        obj.status?.conditions,
-        { type: READY, status: "False", reason: Reasons.Provisioning, message: `creating database "${database}" on server "${server}"`, observedGeneration: obj.metadata.generation },
-        now,
-      ),
+    credentials,
+    ...(provisioned
+      ? {}
+      : {
+        observedGeneration: obj.metadata.generation,
+        conditions: setCondition(
+          obj.status?.conditions,
+          { type: READY, status: "False", reason: Reasons.Provisioning, message: `creating database "${database}" on server "${server}"`, observedGeneration: obj.metadata.generation },
+          now,
+        ),
+      }),
   };
   await writeStatus(deps.kube, obj, status);
 }
