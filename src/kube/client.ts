@@ -198,6 +198,11 @@ export function createKubeClient(kc: KubeConfig, options: KubeClientOptions): Ku
     },
 
     recordEvent: (target, type, reason, message) => {
+      try {
+        fence();
+      } catch {
+        return; // another replica may lead: it tells the story from here
+      }
       void call(`recording Event ${reason}`, async () => {
         const namespace = target.metadata.namespace ?? options.eventNamespace;
         const now = new Date();

@@ -19,6 +19,24 @@ describe("operator process (end to end)", function () {
     expect(op.log()).to.contain('setting "workers" (from WSDB_WORKERS)');
   });
 
+  it("refuses to start against CRDs older than it, naming the command that installs the new ones", async () => {
+    const { ApiextensionsV1Api } = await import("@kubernetes/client-node");
+    const api = getGround().kubeConfig.makeApiClient(ApiextensionsV1Api);
+    const name = "databaseservers.workspacedb.io";
+    const { PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
+    const patch = (value: string | null) =>
+      api.patchCustomResourceDefinition({ name, body: { metadata: { annotations: { "workspacedb.io/schema-revision": value } } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    await patch(null);
+    try {
+      const op = startOperator({}, "old-crds");
+      expect(await op.proc.exited).to.equal(2);
+      expect(op.log()).to.contain(`the installed CustomResourceDefinition ${name} is older than this operator`);
+      expect(op.log()).to.contain("kubectl apply --server-side --force-conflicts -f crds/");
+    } finally {
+      await patch("2");
+    }
+  });
+
   it("serves probes and metrics, and on SIGTERM exits 0 and releases its lease", async () => {
     const ns = unique("ws-proc");
     await ensureNamespace(ns);

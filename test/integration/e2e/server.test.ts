@@ -24,6 +24,8 @@ import {
   readSecret,
   setupServer,
   unique,
+  annotateWorkspace,
+  labelNamespace,
   waitGone,
   waitReady,
   waitReason,
@@ -115,7 +117,7 @@ describe("database servers (end to end)", function () {
     await patchDatabaseServer(closed, { port: getGround().postgres.port });
     const up = await waitServerReason(closed, "Connected");
     expect(readyOf(up)?.status).to.equal("True");
-    expect(up.status?.serverVersion).to.match(/^15\.\d+$/);
+    expect(up.status?.serverVersion).to.match(/^1[4-9]\.\d+$/);
     const obj = await waitReady(ns, "on-closed", 60_000);
     expect(obj.status?.server).to.equal(closed);
     expect(await canLogin((await readSecret(ns, "on-closed-rw"))!.uri!)).to.equal(true);
@@ -175,6 +177,66 @@ describe("database servers (end to end)", function () {
     expect(obj.status?.server).to.equal(late);
     const rw = (await readSecret(ns, "waiting-rw"))!;
     await withLogin(rw.uri!, async (c) => c.query("SELECT 1"));
+  });
+
+  it("lists on a Ready server what only a superuser can harden, with the statements", async () => {
+    const server = await waitServerReason("main", "Connected");
+    const items = server.status?.hardening ?? [];
+    const names = items.map((i) => i.name);
+    expect(names).to.include.members(["large-objects", "maintenance-database"]);
+    if (getGround().postgres.major >= 16) expect(names).to.include("reserved-connections");
+    const maintenance = items.find((i) => i.name === "maintenance-database")!;
+    expect(maintenance.statements).to.include(`GRANT CONNECT ON DATABASE "postgres" TO "${getGround().postgres.adminUser}";`);
+    expect(items.find((i) => i.name === "large-objects")!.statements.join(" ")).to.contain("lo_create(oid)");
+  });
+
+  it("is not deleted while a WorkspaceDatabase uses it (Deleting, naming it), and goes once that is deleted", async () => {
+    const inUse = unique("inuse");
+    await createDatabaseServer(inUse);
+    await waitServerReason(inUse, "Connected");
+    await createWorkspace(ns, "on-inuse", { serverRef: { name: inUse } });
+    await waitReady(ns, "on-inuse");
+    await deleteDatabaseServer(inUse);
+    const deleting = await waitServerReason(inUse, "Deleting");
+    expect(readyOf(deleting)?.message).to.contain(`1 WorkspaceDatabase(s) still use this server (${ns}/on-inuse)`);
+    expect(deleting.status?.workspaceDatabases).to.equal(1);
+    // Its workspace keeps working meanwhile.
+    expect(await canLogin((await readSecret(ns, "on-inuse-rw"))!.uri!)).to.equal(true);
+    await deleteWorkspace(ns, "on-inuse");
+    await waitGone(ns, "on-inuse");
+    await eventually("the server is gone", async () => ((await getDatabaseServer(inUse)) === undefined ? true : undefined), 60_000);
+  });
+
+  it("accepts WorkspaceDatabases only from namespaces its namespaceSelector matches (NotAllowed), keeps a provisioned one untouched when its namespace stops matching, and still cleans up on deletion", async () => {
+    const selective = unique("selective");
+    const other = unique("ws-sel");
+    await ensureNamespace(other);
+    await createDatabaseServer(selective, { namespaceSelector: { matchLabels: { "platform/workspace": "true" } } });
+    await createWorkspace(other, "picky", { serverRef: { name: selective } });
+    const refused = await waitReason(other, "picky", "NotAllowed");
+    expect(refused.status?.conditions?.[0]?.message).to.contain("platform/workspace=true");
+    expect(refused.status?.database).to.equal(undefined);
+    const database = deriveDatabaseName(other, "picky");
+    const exists = async () => (await asSuperuser("postgres", async (c) => (await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [database])).rows.length)) > 0;
+    expect(await exists()).to.equal(false);
+
+    await labelNamespace(other, { "platform/workspace": "true" });
+    await annotateWorkspace(other, "picky", { "example.org/poke": "1" });
+    await waitReady(other, "picky", 90_000);
+    const rw = (await readSecret(other, "picky-rw"))!;
+
+    await labelNamespace(other, { "platform/workspace": null });
+    await annotateWorkspace(other, "picky", { "example.org/poke": "2" });
+    const kept = await waitReason(other, "picky", "NotAllowed");
+    expect(kept.status?.conditions?.[0]?.message).to.contain("kept untouched");
+    expect(await exists()).to.equal(true);
+    expect(await canLogin(rw.uri!)).to.equal(true);
+
+    await deleteWorkspace(other, "picky");
+    await waitGone(other, "picky");
+    expect(await canLogin(rw.uri!), "Retain disabled the login on deletion").to.equal(false);
+    expect(await exists(), "Retain kept the database").to.equal(true);
+    await deleteDatabaseServer(selective);
   });
 
   it("shows database, server, readiness and reason in `kubectl get wsdb`, and `kubectl wait --for=condition=Ready` succeeds", async () => {

@@ -78,6 +78,13 @@ export async function annotateNamespace(name: string, annotations: Record<string
   await core.patchNamespace({ name, body: { metadata: { annotations } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
 }
 
+/** Merge-patches the labels of a Namespace (null removes one). */
+export async function labelNamespace(name: string, labels: Record<string, string | null>): Promise<void> {
+  const { PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
+  const { core } = clients();
+  await core.patchNamespace({ name, body: { metadata: { labels } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+}
+
 /** Creates a WorkspaceDatabase. */
 export async function createWorkspace(namespace: string, name: string, spec: WorkspaceDatabaseSpec = {}, annotations: Record<string, string> = {}): Promise<void> {
   const { custom } = clients();
