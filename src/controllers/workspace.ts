@@ -165,15 +165,19 @@ function readyMessage(server: DatabaseServer, database: string, readWrite: Crede
   return message;
 }
 
-/** Writes server, database and credentials into status when they changed; Provisioning until the first Ready. */
+/**
+ * Writes server, database and credentials into status when they changed; a new object also gets
+ * Ready=False Provisioning (an object that already has a Ready condition keeps it, so a pass that keeps
+ * failing the same way writes nothing).
+ */
 async function recordProgress(deps: WorkspaceDeps, obj: WorkspaceDatabase, server: string, database: string, credentials: WorkspaceDatabaseStatus["credentials"], now: Date): Promise<void> {
-  const provisioned = findCondition(obj.status?.conditions, READY)?.status === "True";
+  const reported = findCondition(obj.status?.conditions, READY) !== undefined;
   const status: WorkspaceDatabaseStatus = {
     ...(obj.status ?? {}),
     server,
     database,
     credentials,
-    ...(provisioned
+    ...(reported
       ? {}
       : {
         observedGeneration: obj.metadata.generation,

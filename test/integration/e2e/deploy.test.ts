@@ -475,6 +475,10 @@ describe("least-privilege RBAC (end to end)", function () {
       { group: "workspacedb.io", resource: "workspacedatabases", subresource: "finalizers", verb: "update", namespace: ns },
       { group: "workspacedb.io", resource: "databaseservers", verb: "list" },
       { group: "workspacedb.io", resource: "databaseservers", subresource: "status", verb: "patch" },
+      // Its finalizer (metadata: RBAC cannot tell it from spec; the operator never writes spec).
+      { group: "workspacedb.io", resource: "databaseservers", verb: "patch", name: "main" },
+      { group: "", resource: "namespaces", verb: "get", name: ns },
+      { group: "apiextensions.k8s.io", resource: "customresourcedefinitions", verb: "get", name: "workspacedatabases.workspacedb.io" },
       { group: "", resource: "secrets", verb: "create", namespace: ns },
       { group: "", resource: "secrets", verb: "get", namespace: SYSTEM_NAMESPACE, name: "main-admin" },
       { group: "", resource: "events", verb: "create", namespace: ns },
@@ -487,6 +491,9 @@ describe("least-privilege RBAC (end to end)", function () {
   it("denies the ServiceAccount everything else (namespaces, pods, spec writes, RBAC, other leases)", async () => {
     const denied: V1ResourceAttributes[] = [
       { group: "", resource: "namespaces", verb: "delete", name: ns },
+      { group: "", resource: "namespaces", verb: "list" },
+      { group: "", resource: "namespaces", verb: "patch", name: ns },
+      { group: "apiextensions.k8s.io", resource: "customresourcedefinitions", verb: "get", name: "other.example.org" },
       { group: "", resource: "pods", verb: "create", namespace: ns },
       { group: "", resource: "pods", verb: "list" },
       { group: "", resource: "configmaps", verb: "get", namespace: SYSTEM_NAMESPACE },
@@ -497,7 +504,6 @@ describe("least-privilege RBAC (end to end)", function () {
       { group: "workspacedb.io", resource: "workspacedatabases", verb: "create", namespace: ns },
       { group: "workspacedb.io", resource: "workspacedatabases", verb: "delete", namespace: ns },
       { group: "workspacedb.io", resource: "databaseservers", verb: "create" },
-      { group: "workspacedb.io", resource: "databaseservers", verb: "patch", name: "main" },
       { group: "workspacedb.io", resource: "databaseservers", verb: "delete", name: "main" },
       { group: "apiextensions.k8s.io", resource: "customresourcedefinitions", verb: "update" },
       { group: "rbac.authorization.k8s.io", resource: "clusterroles", verb: "create" },

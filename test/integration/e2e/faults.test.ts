@@ -11,6 +11,7 @@ import { startOperator, type OperatorProcess } from "../support/operator.ts";
 import {
   annotateWorkspace,
   createWorkspace,
+  deleteWorkspace,
   ensureNamespace,
   eventually,
   listEvents,
@@ -21,6 +22,7 @@ import {
   setupServer,
   unique,
   waitEvent,
+  waitGone,
   waitReady,
   waitReason,
 } from "../support/fixtures.ts";
@@ -101,6 +103,9 @@ describe("faults (end to end)", function () {
   });
 
   after(async () => {
+    // Leave nothing failing behind for later tests that count writes in steady state.
+    for (const name of ["full", "badext", "unicode"]) await deleteWorkspace(ns, name);
+    for (const name of ["full", "badext", "unicode"]) await waitGone(ns, name, 60_000).catch(() => undefined);
     await operator?.stop();
   });
 
@@ -166,6 +171,9 @@ describe("faults (end to end)", function () {
         writeFileSync(hbaFile, original);
         await getGround().postgres.reload();
       }
+      // Deleted while its server (the proxy) is still there.
+      await deleteWorkspace(ns, "hba-password");
+      await waitGone(ns, "hba-password", 60_000).catch(() => undefined);
       await proxy?.close();
     });
 

@@ -105,7 +105,16 @@ export async function logsIn(server: ServerConnection, database: string, role: s
  */
 export async function dropWorkspace(server: ServerConnection, names: WorkspaceNames): Promise<void> {
   for (const role of [names.readWrite, names.readOnly]) await server.terminateSessions(role);
-  await server.dropDatabase(names.database);
+  // A superuser session a test just ended may still be listed for a moment while its backend exits.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await server.dropDatabase(names.database);
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "55006" || attempt >= 50) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
   for (const role of [names.readWrite, names.readOnly]) await server.dropRole(role);
 }
 
