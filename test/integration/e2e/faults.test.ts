@@ -11,7 +11,9 @@ import { startOperator, type OperatorProcess } from "../support/operator.ts";
 import {
   annotateWorkspace,
   createWorkspace,
+  deleteDatabaseServer,
   deleteWorkspace,
+  getDatabaseServer,
   ensureNamespace,
   eventually,
   listEvents,
@@ -174,6 +176,8 @@ describe("faults (end to end)", function () {
       // Deleted while its server (the proxy) is still there.
       await deleteWorkspace(ns, "hba-password");
       await waitGone(ns, "hba-password", 60_000).catch(() => undefined);
+      await deleteDatabaseServer(server);
+      await eventually("the proxy's DatabaseServer is gone", async () => ((await getDatabaseServer(server)) === undefined ? true : undefined), 30_000).catch(() => undefined);
       await proxy?.close();
     });
 
