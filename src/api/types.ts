@@ -105,8 +105,6 @@ export interface DatabaseServerSpec {
   maintenanceDatabase: string;
   adminSecretRef: SecretReference;
   default?: boolean;
-  /** How the operator and clients verify the server. */
-  tls?: { caSecretRef?: SecretReference };
   /** Which namespaces' WorkspaceDatabases may use this server; all when absent. */
   namespaceSelector?: LabelSelector;
 }
