@@ -1,6 +1,7 @@
 // Binds a work queue to a reconcile function: workers, retries with back-off, terminal errors, metrics.
 import { randomUUID } from "node:crypto";
 import type { BackoffOptions } from "./backoff.ts";
+import { inCauseChain } from "./cause.ts";
 import { isFenced, type Fence } from "./fence.ts";
 import type { Logger } from "./logger.ts";
 import { errorMessage, keyFields } from "./logger.ts";
@@ -32,10 +33,7 @@ export class TerminalError extends Error {
 
 /** True if `err` is a {@link TerminalError} or wraps one in its `cause` chain. */
 export function isTerminal(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
-    if (e instanceof TerminalError) return true;
-  }
-  return false;
+  return inCauseChain(err, TerminalError);
 }
 
 /** Options of {@link Controller}. */

@@ -1,4 +1,5 @@
 // Leader fencing: the time until which this replica may act, moved forward by each lease renewal.
+import { inCauseChain } from "./cause.ts";
 
 /** Thrown instead of a write or a statement once this replica may no longer act (its lease may have passed to another). */
 export class FencedError extends Error {
@@ -10,10 +11,7 @@ export class FencedError extends Error {
 
 /** True if `err` is a FencedError or wraps one in its `cause` chain. */
 export function isFenced(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
-    if (e instanceof FencedError) return true;
-  }
-  return false;
+  return inCauseChain(err, FencedError);
 }
 
 /**
