@@ -18,10 +18,8 @@ out(`operator started (pid ${operator.proc.child.pid}); its log: ${operator.logF
 
 const sample = parse(readFileSync(join(REPO_ROOT, "config", "samples", "workspacedatabase.yaml"), "utf8")) as WorkspaceDatabase;
 const { namespace = "workspace-malaria", name } = sample.metadata;
-// The local PostgreSQL has no PostGIS; everything else is the sample as written.
-const { extensions: _skipped, ...spec } = sample.spec;
 await ensureNamespace(namespace);
-await createWorkspace(namespace, name, spec);
+await createWorkspace(namespace, name, sample.spec);
 const ready = await waitReady(namespace, name, 120_000);
 
 const secret = (suffix: string, key: string) => `kubectl get secret ${name}-${suffix} -n ${namespace} -o jsonpath='{.data.${key}}' | base64 -d`;
