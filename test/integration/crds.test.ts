@@ -248,7 +248,7 @@ describe("CRDs (admission by kube-apiserver)", function () {
         connectionLimit: 50,
         statementTimeout: "90min",
         idleInTransactionSessionTimeout: "5min",
-        extensions: ["postgis"],
+        extensions: ["pg_trgm", "pgcrypto"],
         rotation: { terminateSessions: true },
       });
     });
