@@ -107,6 +107,8 @@ export interface DatabaseServerSpec {
   default?: boolean;
   /** Which namespaces' WorkspaceDatabases may use this server; all when absent. */
   namespaceSelector?: LabelSelector;
+  /** Highest spec.connectionLimit a WorkspaceDatabase may ask for on this server. */
+  maxConnectionLimit?: number;
 }
 
 /** Something only a superuser can lock down on a server, with the statements to run once. */

@@ -1,7 +1,7 @@
-// Which namespaces may use a DatabaseServer (spec.namespaceSelector): NotAllowed otherwise, nothing created or torn down.
+// What a DatabaseServer allows: which namespaces (spec.namespaceSelector) and how many connections; nothing created or torn down otherwise.
 import type { DatabaseServer, WorkspaceDatabase } from "../api/types.ts";
 import { Reasons } from "./conditions.ts";
-import type { WorkspaceDeps } from "./context.ts";
+import { SPEC_DEFAULTS, type WorkspaceDeps } from "./context.ts";
 import { ReconcileFailure } from "./failure.ts";
 import { describeSelector, selectorMatches } from "./selector.ts";
 
@@ -24,4 +24,19 @@ export async function checkNamespaceAllowed(deps: WorkspaceDeps, server: Databas
     ? `namespace ${namespace} no longer matches the namespaceSelector of DatabaseServer "${server.metadata.name}" (${wanted}); database "${obj.status.database}" and its logins are kept untouched but no longer reconciled`
     : `DatabaseServer "${server.metadata.name}" accepts WorkspaceDatabases only from namespaces matching ${wanted}; namespace ${namespace} does not match, so nothing was created`;
   throw new ReconcileFailure(Reasons.NotAllowed, message, { kind: "after", ms: NOT_ALLOWED_RETRY_MS });
+}
+
+/**
+ * Throws a ReconcileFailure (InvalidSpec) when the object asks for more connections than the server's
+ * `maxConnectionLimit` allows: one tenant must not be able to fill the server's max_connections.
+ */
+export function checkConnectionLimit(server: DatabaseServer, obj: WorkspaceDatabase): void {
+  const max = server.spec.maxConnectionLimit;
+  const asked = obj.spec.connectionLimit ?? SPEC_DEFAULTS.connectionLimit;
+  if (max === undefined || asked <= max) return;
+  throw new ReconcileFailure(
+    Reasons.InvalidSpec,
+    `spec.connectionLimit ${asked} is above the maximum ${max} that DatabaseServer "${server.metadata.name}" allows; lower it (the platform team sets the maximum); nothing was changed`,
+    { kind: "after", ms: NOT_ALLOWED_RETRY_MS },
+  );
 }

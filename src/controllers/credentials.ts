@@ -1,5 +1,4 @@
 // One login's credentials Secret: create, regenerate on request, repair derived keys — Secret first, role after.
-import type { V1Secret } from "@kubernetes/client-node";
 import {
   ANNOTATION_REGENERATE_BOTH,
   ANNOTATION_REGENERATE_RO,
@@ -15,6 +14,7 @@ import {
   SECRET_ANNOTATION_HANDLED,
   SECRET_ANNOTATION_HANDLED_ALL,
   SECRET_ANNOTATION_HANDLED_LAST,
+  controlledBy,
   desiredSecret,
   secretDiffers,
   secretName,
@@ -52,13 +52,6 @@ export function ownRegenerateAnnotation(access: Access): string {
   return access === "read-write" ? ANNOTATION_REGENERATE_RW : ANNOTATION_REGENERATE_RO;
 }
 
-function isOurs(secret: V1Secret, owner: WorkspaceDatabase): boolean {
-  const refs = secret.metadata?.ownerReferences ?? [];
-  const controller = refs.find((r) => r.controller === true);
-  if (!controller) return false;
-  return controller.kind === "WorkspaceDatabase" && controller.name === owner.metadata.name;
-}
-
 function timestamp(now: Date): string {
   return now.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
@@ -73,7 +66,7 @@ export async function ensureCredentialSecret(ctx: CredentialContext, access: Acc
   const namespace = owner.metadata.namespace ?? "";
   const name = secretName(owner.metadata.name, access);
   const existing = await kube.getSecret(namespace, name);
-  if (existing && !isOurs(existing, owner)) {
+  if (existing && !controlledBy(existing, owner)) {
     throw new ReconcileFailure(
       Reasons.Conflict,
       `Secret ${namespace}/${name} already exists and is not managed by this WorkspaceDatabase; rename or delete it`,

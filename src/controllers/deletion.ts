@@ -1,5 +1,4 @@
 // Clean-up of a deleted WorkspaceDatabase: only what markers prove is its own; Retain disables logins, Delete drops.
-import type { V1Secret } from "@kubernetes/client-node";
 import { FINALIZER, type Access, type WorkspaceDatabase } from "../api/types.ts";
 import { PostgresError } from "../postgres/errors.ts";
 import { Reasons } from "./conditions.ts";
@@ -7,7 +6,7 @@ import { serverName, workspaceNames, type WorkspaceDeps } from "./context.ts";
 import { ReconcileFailure } from "./failure.ts";
 import { provenOwned } from "./ownership.ts";
 import type { Log, MarkedPart, PassResult, ServerSql, WorkspaceNames } from "./ports.ts";
-import { secretName } from "./secret.ts";
+import { controlledBy, secretName } from "./secret.ts";
 
 /** How long a deletion blocked by sessions the admin cannot end waits before the next try. */
 const BLOCKED_RETRY_MS = 10_000;
@@ -80,11 +79,6 @@ async function retainOwned(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDa
     "Retained",
     `kept database "${names.database}" and its data; ${roles.length > 0 ? `logins ${roles.map((p) => `"${roleOf(names, p)}"`).join(" and ")} set NOLOGIN` : "no login of this object to disable"}`,
   );
-}
-
-function controlledBy(secret: V1Secret, obj: WorkspaceDatabase): boolean {
-  const controller = (secret.metadata?.ownerReferences ?? []).find((r) => r.controller === true);
-  return controller?.kind === "WorkspaceDatabase" && controller.name === obj.metadata.name;
 }
 
 /** Deletes the Secret of `access` only when this object controls it (never a Secret of that name someone else made). */

@@ -34,7 +34,7 @@ export async function claimWorkspace(deps: WorkspaceDeps, sql: ServerSql, server
     ? adoptableDatabases((await deps.kube.getNamespace(owner.namespace))?.annotations ?? {}).has(names.database)
     : false;
   const adminRoles = needsAdoptionFacts ? await deps.servers.adminRoles() : new Set<string>();
-  const claim = decideClaim(facts, { owner, names, named, adoptionAllowed, adminRoles });
+  const claim = decideClaim(facts, { owner, names, named, adoptionAllowed, adminRoles, adminRole: sql.adminRole });
   if (claim.kind === "conflict") {
     throw new ReconcileFailure(Reasons.Conflict, `${claim.message}; nothing was changed`, { kind: "after", ms: CONFLICT_RETRY_MS });
   }
@@ -54,7 +54,7 @@ export async function claimWorkspace(deps: WorkspaceDeps, sql: ServerSql, server
 export async function provenOwned(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, names: WorkspaceNames): Promise<Set<MarkedPart>> {
   const facts = await sql.claimFacts(names);
   const legacy = facts.database !== null && parseMarker(facts.database.comment)?.format === "0.1";
-  return ownedParts(facts, workspaceRef(obj), legacy ? await deps.servers.adminRoles() : new Set(), names);
+  return ownedParts(facts, workspaceRef(obj), legacy ? await deps.servers.adminRoles() : new Set(), names, sql.adminRole);
 }
 
 async function markParts(sql: ServerSql, owner: { namespace: string; name: string }, names: WorkspaceNames, parts: readonly MarkedPart[], server: DatabaseServer): Promise<void> {

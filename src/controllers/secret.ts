@@ -151,6 +151,16 @@ function setOrDelete(map: Record<string, string>, key: string, value: string | u
   else map[key] = value;
 }
 
+/**
+ * True when `secret`'s controller ownerReference is the WorkspaceDatabase `owner` (API group, kind and
+ * name): only such Secrets are ever overwritten or deleted.
+ */
+export function controlledBy(secret: V1Secret, owner: WorkspaceDatabase): boolean {
+  const controller = (secret.metadata?.ownerReferences ?? []).find((r) => r.controller === true);
+  return controller !== undefined && controller.apiVersion.startsWith(`${API_VERSION.split("/")[0]}/`) &&
+    controller.kind === "WorkspaceDatabase" && controller.name === owner.metadata.name;
+}
+
 /** Reads one key of a Secret as text; undefined when absent. */
 export function secretValue(secret: V1Secret | undefined, key: string): string | undefined {
   const raw = secret?.data?.[key];

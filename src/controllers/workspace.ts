@@ -8,7 +8,7 @@ import {
 } from "../api/types.ts";
 import type { KubePort } from "../kube/client.ts";
 import { isFenced } from "../runtime/fence.ts";
-import { checkNamespaceAllowed } from "./access.ts";
+import { checkConnectionLimit, checkNamespaceAllowed } from "./access.ts";
 import { READY, Reasons, findCondition, setCondition, type ConditionInput } from "./conditions.ts";
 import { SPEC_DEFAULTS, endpointOf, serverName, workspaceNames, workspaceRef, type WorkspaceDeps } from "./context.ts";
 import { ensureCredentialSecret, type CredentialOutcome } from "./credentials.ts";
@@ -98,6 +98,7 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   const obj = await ensureFinalizer(deps, original);
   const server = await deps.servers.resolve(serverName(obj));
   await checkNamespaceAllowed(deps, server, obj);
+  checkConnectionLimit(server, obj);
   const sql = await deps.servers.connect(server);
   await checkAdmin(sql, server);
   const names = workspaceNames(obj);

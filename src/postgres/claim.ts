@@ -10,6 +10,10 @@ export interface DatabaseFacts {
   allowConnections: boolean;
   /** It is the server's maintenance database (the one the operator is connected to). */
   isMaintenance: boolean;
+  /** Its owner. */
+  owner: string;
+  /** The admin role has the privileges of the owner (is it, or an inheriting member of it). */
+  adminActsAsOwner: boolean;
 }
 
 /** A role as the claim sees it: its marker and everything that would make it privileged. */
@@ -24,6 +28,14 @@ export interface RoleFacts {
   isCurrentUser: boolean;
   /** Roles it is a member of (rds_superuser, pg_read_all_data, another workspace's login, …). */
   memberOf: string[];
+  canLogin: boolean;
+  /** Roles that are members of it, the admin role left out (they would act with what it is given). */
+  members: string[];
+  /**
+   * Databases other than the workspace's own where it owns something or holds a privilege (from
+   * pg_shdepend; "(server-wide)" for another database or tablespace).
+   */
+  usedElsewhere: string[];
 }
 
 /** The database and the two roles of one workspace name; null where absent. */
@@ -43,6 +55,8 @@ export interface ClaimRequest {
   adoptionAllowed: boolean;
   /** Admin roles of every DatabaseServer: never adopted, whatever their attributes. */
   adminRoles: ReadonlySet<string>;
+  /** The role the operator is connected as. */
+  adminRole: string;
 }
 
 /** How the workspace came to be ours. */
@@ -63,14 +77,23 @@ const CLAIM_QUERY = `
 SELECT
   (SELECT row_to_json(x) FROM (
      SELECT shobj_description(d.oid, 'pg_database') AS comment, d.datistemplate AS is_template,
-            d.datallowconn AS allow_connections, d.datname = current_database() AS is_maintenance
+            d.datallowconn AS allow_connections, d.datname = current_database() AS is_maintenance,
+            pg_get_userbyid(d.datdba) AS owner, pg_has_role(current_user, d.datdba, 'USAGE') AS admin_acts_as_owner
      FROM pg_database d WHERE d.datname = $1) x) AS database,
   (SELECT json_object_agg(x.name, x) FROM (
      SELECT r.rolname AS name, shobj_description(r.oid, 'pg_authid') AS comment, r.rolsuper AS superuser,
             r.rolcreaterole AS create_role, r.rolcreatedb AS create_db, r.rolreplication AS replication,
-            r.rolbypassrls AS bypass_rls, r.rolname = current_user AS is_current_user,
+            r.rolbypassrls AS bypass_rls, r.rolname = current_user AS is_current_user, r.rolcanlogin AS can_login,
             coalesce((SELECT array_agg(DISTINCT g.rolname::text) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-                      WHERE m.member = r.oid), '{}') AS member_of
+                      WHERE m.member = r.oid), '{}') AS member_of,
+            coalesce((SELECT array_agg(DISTINCT g.rolname::text) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.member
+                      WHERE m.roleid = r.oid AND g.rolname <> current_user), '{}') AS members,
+            coalesce((SELECT array_agg(DISTINCT coalesce(od.datname::text, '(server-wide)')) FROM pg_shdepend s
+                      LEFT JOIN pg_database od ON od.oid = s.dbid
+                      WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = r.oid
+                        AND s.dbid IS DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = $1)
+                        AND NOT (s.dbid = 0 AND s.classid = 'pg_database'::regclass
+                                 AND s.objid IS NOT DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = $1))), '{}') AS used_elsewhere
      FROM pg_roles r WHERE r.rolname IN ($2, $3)) x) AS roles`;
 
 interface DatabaseRow {
@@ -78,6 +101,8 @@ interface DatabaseRow {
   is_template: boolean;
   allow_connections: boolean;
   is_maintenance: boolean;
+  owner: string;
+  admin_acts_as_owner: boolean;
 }
 
 interface RoleRow {
@@ -89,6 +114,9 @@ interface RoleRow {
   bypass_rls: boolean;
   is_current_user: boolean;
   member_of: string[];
+  can_login: boolean;
+  members: string[];
+  used_elsewhere: string[];
 }
 
 /** Reads the claim facts of a workspace's three names in one query on the maintenance database. */
@@ -112,21 +140,33 @@ export async function inspectClaim(server: ServerAccess, names: WorkspaceNames):
       bypassRls: r.bypass_rls,
       isCurrentUser: r.is_current_user,
       memberOf: r.member_of,
+      canLogin: r.can_login,
+      members: r.members,
+      usedElsewhere: r.used_elsewhere,
     };
   };
   return {
-    database: db === null ? null : { comment: db.comment, isTemplate: db.is_template, allowConnections: db.allow_connections, isMaintenance: db.is_maintenance },
+    database: db === null ? null : {
+      comment: db.comment,
+      isTemplate: db.is_template,
+      allowConnections: db.allow_connections,
+      isMaintenance: db.is_maintenance,
+      owner: db.owner,
+      adminActsAsOwner: db.admin_acts_as_owner,
+    },
     readWrite: role(names.readWrite),
     readOnly: role(names.readOnly),
   };
 }
 
 /**
- * Why a role that carries no marker may never be adopted, or null when it may: it holds an attribute
- * beyond LOGIN/INHERIT, belongs to a role, or is some server's admin role.
+ * Why a role that carries no marker may never be adopted, or null when it may: it is some server's
+ * admin role, cannot log in (a group role), holds an attribute beyond LOGIN/INHERIT, belongs to a
+ * role, has members (other than the admin), or owns or holds anything outside its own database.
  */
 export function unadoptableRole(name: string, role: RoleFacts, adminRoles: ReadonlySet<string>): string | null {
   if (role.isCurrentUser || adminRoles.has(name)) return `role "${name}" is the admin role of a DatabaseServer`;
+  if (!role.canLogin) return `role "${name}" is not a login (NOLOGIN: a group role)`;
   const attributes = [
     role.superuser && "SUPERUSER",
     role.createRole && "CREATEROLE",
@@ -136,6 +176,8 @@ export function unadoptableRole(name: string, role: RoleFacts, adminRoles: Reado
   ].filter((a): a is string => a !== false);
   if (attributes.length > 0) return `role "${name}" has ${attributes.join(", ")}`;
   if (role.memberOf.length > 0) return `role "${name}" is a member of ${role.memberOf.map((r) => `"${r}"`).join(", ")}`;
+  if (role.members.length > 0) return `role "${name}" has members (${role.members.map((r) => `"${r}"`).join(", ")})`;
+  if (role.usedElsewhere.length > 0) return `role "${name}" owns objects or holds privileges outside its database (in ${role.usedElsewhere.map((d) => `"${d}"`).join(", ")})`;
   return null;
 }
 
@@ -205,10 +247,10 @@ export function decideClaim(facts: ClaimFacts, request: ClaimRequest): Claim {
     return { kind: "ours", how: rolesToMark.length > 0 ? "migrated" : "owned", mark: [...rolesToMark, "database"] };
   }
 
-  // An unmarked database next to roles this object created: our own database, created just before a
-  // crash prevented its COMMENT (roles are created, with their markers, before the database).
+  // An unmarked database, owned by the admin, next to roles this object created: our own database,
+  // created just before a crash prevented its COMMENT (roles are created, with their markers, first).
   const ownRoles = ROLE_PARTS.filter(({ key }) => facts[key] !== null && parseMarker(facts[key].comment) !== null);
-  if (ownRoles.some((r) => r.part === "read-write") && rolesOurs) {
+  if (ownRoles.some((r) => r.part === "read-write") && rolesOurs && facts.database.owner === request.adminRole) {
     return { kind: "ours", how: "owned", mark: ["database"] };
   }
 
@@ -225,16 +267,19 @@ export function decideClaim(facts: ClaimFacts, request: ClaimRequest): Claim {
     return conflict(`database "${names.database}" already exists and is not managed by workspacedb-operator; adopting it needs the annotation ${ADOPT_ANNOTATION}: ${names.database} on namespace ${owner.namespace} (set by the platform team)`);
   }
   const why = roleProblem();
-  if (why !== null) return conflict(`${why}; only roles with no attribute beyond LOGIN/INHERIT and no role membership are adopted`);
+  if (why !== null) return conflict(`${why}; only plain logins (no attribute beyond LOGIN/INHERIT, no membership either way, nothing outside their database) are adopted`);
+  if (!db.adminActsAsOwner && db.owner !== names.readWrite && db.owner !== names.readOnly) {
+    return conflict(`database "${names.database}" is owned by role "${db.owner}", which is neither one of its logins nor a role the admin acts as; a superuser runs once ALTER DATABASE "${names.database}" OWNER TO "${request.adminRole}" to allow adopting it`);
+  }
   return { kind: "ours", how: "adopted", mark: [...rolesToMark, "database"] };
 }
 
 /**
  * The parts that markers prove belong to `owner`, for deletion: current markers naming it; the
  * database of its 0.1 marker and that database's unmarked roles that pass the role test; an unmarked
- * database next to its own marked read/write login (see decideClaim). Pure.
+ * database owned by the admin next to its own marked read/write login (see decideClaim). Pure.
  */
-export function ownedParts(facts: ClaimFacts, owner: WorkspaceRef, adminRoles: ReadonlySet<string>, names: WorkspaceNames): Set<MarkedPart> {
+export function ownedParts(facts: ClaimFacts, owner: WorkspaceRef, adminRoles: ReadonlySet<string>, names: WorkspaceNames, adminRole: string): Set<MarkedPart> {
   const out = new Set<MarkedPart>();
   const dbMarker = facts.database === null ? null : parseMarker(facts.database.comment);
   const legacy = dbMarker !== null && dbMarker.format === "0.1" && sameWorkspace(dbMarker.owner, owner);
@@ -247,7 +292,7 @@ export function ownedParts(facts: ClaimFacts, owner: WorkspaceRef, adminRoles: R
   }
   if (facts.database !== null) {
     if (marks(dbMarker, owner, "database") || legacy) out.add("database");
-    else if (dbMarker === null && out.has("read-write") && marks(parseMarker(facts.readWrite?.comment ?? null), owner, "read-write")) out.add("database");
+    else if (dbMarker === null && facts.database.owner === adminRole && marks(parseMarker(facts.readWrite?.comment ?? null), owner, "read-write")) out.add("database");
   }
   return out;
 }

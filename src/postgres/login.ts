@@ -12,9 +12,19 @@ export async function setPassword(server: ServerAccess, role: string, verifier: 
   await server.query(statement.summary, statement.sql);
 }
 
-/** Terminates every session of `role` and waits (up to 5 s) until they are gone; returns how many were signalled. */
+/**
+ * Terminates every session of `role` and waits (up to 5 s) until they are gone; returns how many were
+ * signalled. Ending a role's sessions needs the admin to have its privileges: on PostgreSQL 14 a login
+ * can revoke the admin's membership in itself, so that membership is granted again first when missing.
+ * Only ever called for a role proven to be the workspace's own.
+ */
 export async function terminateSessions(server: ServerAccess, role: string): Promise<number> {
   const context = `terminating sessions of ${role}`;
+  const [member] = await server.query<{ ok: boolean }>(context, "SELECT pg_has_role(current_user, oid, 'USAGE') AS ok FROM pg_roles WHERE rolname = $1", [role]);
+  if (member !== undefined && !member.ok) {
+    const grant = sql.grantRoleToAdmin(role);
+    await server.query(grant.summary, grant.sql);
+  }
   const rows = await server.query<{ pid: number }>(
     context,
     // MATERIALIZED: pg_terminate_backend must only ever see this role's sessions, whatever the planner does.

@@ -186,9 +186,19 @@ export function grantRoleMembership(role: string, member: string): SqlStatement 
   return maintenance(`GRANT ${quoteIdent(role)} TO ${quoteIdent(member)}`, `grant membership in ${role} to ${member}`);
 }
 
+/** `GRANT role TO CURRENT_USER`: the connected admin becomes a member of `role` again. */
+export function grantRoleToAdmin(role: string): SqlStatement {
+  return maintenance(`GRANT ${quoteIdent(role)} TO CURRENT_USER`, `grant membership in ${role} to the admin`);
+}
+
 /** `DROP DATABASE IF EXISTS … WITH (FORCE)` (PostgreSQL 13+): ends remaining sessions. Runs outside a transaction. */
 export function dropDatabase(database: string): SqlStatement {
   return maintenance(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`, `drop database ${database}`);
+}
+
+/** `DROP OWNED BY`: drops what the role owns in the current database and revokes what it was granted there (and server-wide). */
+export function dropOwnedBy(role: string): SqlStatement {
+  return maintenance(`DROP OWNED BY ${quoteIdent(role)}`, `drop what ${role} owns or was granted`);
 }
 
 /** `DROP ROLE IF EXISTS`. */

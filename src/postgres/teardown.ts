@@ -55,8 +55,25 @@ export async function dropDatabase(server: ServerAccess, database: string): Prom
   }
 }
 
-/** `DROP ROLE IF EXISTS`. */
+const DEPENDENT_DATABASES_QUERY = `
+SELECT DISTINCT d.datname AS database
+FROM pg_shdepend s LEFT JOIN pg_database d ON d.oid = s.dbid
+WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)`;
+
+/**
+ * Drops a role (absent is fine). What others granted it elsewhere (another tenant can grant a login
+ * privileges in its own database, to block this DROP ROLE) and whatever it made outside its own
+ * database (a large object in the maintenance database) would make DROP ROLE fail with 2BP01: first
+ * `DROP OWNED BY` it in every database where pg_shdepend shows something (the maintenance database for
+ * server-wide grants). Only ever called for a role proven to be the workspace's own.
+ */
 export async function dropRole(server: ServerAccess, role: string): Promise<void> {
+  const rows = await server.query<{ database: string | null }>(`listing what depends on role ${role}`, DEPENDENT_DATABASES_QUERY, [role]);
+  const dropOwned = sql.dropOwnedBy(role);
+  for (const { database } of rows) {
+    if (database === null) await server.query(dropOwned.summary, dropOwned.sql);
+    else await server.withDatabase(database, (db) => db.query(dropOwned.sql));
+  }
   const statement = sql.dropRole(role);
   await server.query(statement.summary, statement.sql);
 }

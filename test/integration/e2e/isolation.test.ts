@@ -154,6 +154,35 @@ for (const which of ["ground", 15] as const) {
       await expectVictimsUntouched("after foo and ro");
     });
 
+    it("lets no tenant block another workspace's deletion by granting its logins privileges, nor its own by leaving objects elsewhere", async () => {
+      await createWorkspace(victimNs, "leaving", { serverRef: { name: target.server }, deletionPolicy: "Delete" });
+      const leaving = await waitReady(victimNs, "leaving", 90_000);
+      const leavingDb = leaving.status!.database!;
+      await createWorkspace(attackerNs, "granter", { serverRef: { name: target.server }, deletionPolicy: "Delete" });
+      await waitReady(attackerNs, "granter", 90_000);
+      const granter = (await readSecret(attackerNs, "granter-rw"))!;
+      const attacker = await openSession(granter.uri!);
+      try {
+        await attacker.query("CREATE TABLE bait (x int)");
+        await attacker.query(`GRANT SELECT ON bait TO "${leavingDb}", "${leavingDb}_ro"`);
+        await attacker.query(`ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO "${leavingDb}"`);
+      } finally {
+        await attacker.end();
+      }
+      // The attacker's own login leaves a large object in the maintenance database (PUBLIC may connect there by default).
+      const inMaintenance = await openSession(urlOf(target.postgres, granter.username!, granter.password!));
+      await inMaintenance.query("SELECT lo_create(0)").finally(() => inMaintenance.end());
+
+      await deleteWorkspace(victimNs, "leaving");
+      await waitGone(victimNs, "leaving", 60_000);
+      expect(await databaseExists(target.postgres, leavingDb)).to.equal(false);
+      expect(await roleSnapshots(target.postgres, [leavingDb, `${leavingDb}_ro`])).to.deep.equal({});
+      await deleteWorkspace(attackerNs, "granter");
+      await waitGone(attackerNs, "granter", 60_000);
+      expect(await roleSnapshots(target.postgres, [granter.username!])).to.deep.equal({});
+      await expectVictimsUntouched("after both deletions");
+    });
+
     it("never lets a workspace login forge an ownership marker", async () => {
       const rw = (await readSecret(victimNs, "victim-rw"))!;
       const forge = async (statement: string) => {

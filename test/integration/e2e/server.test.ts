@@ -239,6 +239,26 @@ describe("database servers (end to end)", function () {
     await deleteDatabaseServer(selective);
   });
 
+  it("refuses a connectionLimit above the server's maxConnectionLimit (InvalidSpec, nothing created), and provisions once it fits", async () => {
+    const capped = unique("capped");
+    await createDatabaseServer(capped, { maxConnectionLimit: 20 });
+    await createWorkspace(ns, "greedy", { serverRef: { name: capped }, connectionLimit: 500 });
+    const refused = await waitReason(ns, "greedy", "InvalidSpec");
+    expect(refused.status?.conditions?.[0]?.message).to.contain(`spec.connectionLimit 500 is above the maximum 20 that DatabaseServer "${capped}" allows`);
+    expect(refused.status?.database).to.equal(undefined);
+    const { PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
+    await clients().custom.patchNamespacedCustomObject(
+      { group: "workspacedb.io", version: "v1alpha1", namespace: ns, plural: "workspacedatabases", name: "greedy", body: { spec: { connectionLimit: 20 } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const ready = await waitReady(ns, "greedy");
+    const limits = await asSuperuser("postgres", async (c) => (await c.query<{ n: number }>("SELECT rolconnlimit AS n FROM pg_roles WHERE rolname = $1", [ready.status!.database!])).rows);
+    expect(limits).to.deep.equal([{ n: 20 }]);
+    await deleteWorkspace(ns, "greedy");
+    await waitGone(ns, "greedy");
+    await deleteDatabaseServer(capped);
+  });
+
   it("shows database, server, readiness and reason in `kubectl get wsdb`, and `kubectl wait --for=condition=Ready` succeeds", async () => {
     const obj = await waitReady(ns, "waiting");
     const out = await kubectl("get", "wsdb", "-n", ns);

@@ -4,7 +4,8 @@ import type { PostgresError } from "../../../src/postgres/errors.ts";
 import { formatMarker } from "../../../src/postgres/marker.ts";
 import { generatePassword } from "../../../src/postgres/password.ts";
 import { scramSha256Verifier } from "../../../src/postgres/scram.ts";
-import type { ServerConnection } from "../../../src/postgres/server.ts";
+import { ServerConnection } from "../../../src/postgres/server.ts";
+import pgModule from "pg";
 import { connectAs, dropWorkspace, expectNoPasswordInLog, generatedPasswords, logsIn, openAdmin, provision, superQuery } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
 
@@ -111,6 +112,31 @@ describe("postgres logins (integration)", function () {
     }
     await dropWorkspace(server, victim.names);
     expect(await superQuery("SELECT 1 FROM pg_database WHERE datname = $1", [victim.names.database])).to.have.length(0);
+  });
+
+  it("ends the sessions of a login that revoked the admin's membership in it (PostgreSQL 14 lets a role do that)", async function () {
+    const ground = (await import("../../ground/index.ts")).getGround();
+    if (!ground.local) this.skip();
+    const p14 = await ground.startExtraPostgres(14);
+    const admin14 = await ServerConnection.open({ host: p14.host, port: p14.port, sslMode: "disable", maintenanceDatabase: "postgres", user: p14.adminUser, password: p14.adminPassword });
+    try {
+      // (PostgreSQL 14 is a first-class target only with its own issue; here only the role is needed.)
+      const role = `rev_${Date.now().toString(36)}`;
+      const password = generatePassword();
+      generatedPasswords.push(password);
+      await admin14.query("creating the login", `CREATE ROLE "${role}" LOGIN PASSWORD '${scramSha256Verifier(password)}'`);
+      await admin14.query("joining it", `GRANT "${role}" TO CURRENT_USER`);
+      const rw = new pgModule.Client({ host: p14.host, port: p14.port, database: "postgres", user: role, password });
+      rw.on("error", () => undefined);
+      await rw.connect();
+      await rw.query(`REVOKE "${role}" FROM "${p14.adminUser}"`);
+      expect(await admin14.terminateSessions(role)).to.equal(1);
+      expect(await rw.query("SELECT 1").then(() => "alive", () => "ended")).to.equal("ended");
+      await rw.end().catch(() => undefined);
+      await admin14.dropRole(role);
+    } finally {
+      await admin14.close();
+    }
   });
 
   it("never lets a generated password reach the server's statement log", function () {

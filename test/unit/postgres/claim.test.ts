@@ -8,13 +8,16 @@ const B = { namespace: "team-b", name: "thief" };
 const NAMES = { database: "malaria", readWrite: "malaria", readOnly: "malaria_ro" };
 
 function role(overrides: Partial<RoleFacts> = {}): RoleFacts {
-  return { comment: null, superuser: false, createRole: false, createDb: false, replication: false, bypassRls: false, isCurrentUser: false, memberOf: [], ...overrides };
+  return {
+    comment: null, superuser: false, createRole: false, createDb: false, replication: false, bypassRls: false, isCurrentUser: false, memberOf: [],
+    canLogin: true, members: [], usedElsewhere: [], ...overrides,
+  };
 }
 function db(comment: string | null, overrides: Partial<NonNullable<ClaimFacts["database"]>> = {}): NonNullable<ClaimFacts["database"]> {
-  return { comment, isTemplate: false, allowConnections: true, isMaintenance: false, ...overrides };
+  return { comment, isTemplate: false, allowConnections: true, isMaintenance: false, owner: "workspacedb_admin", adminActsAsOwner: true, ...overrides };
 }
 function request(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
-  return { owner: A, names: NAMES, named: false, adoptionAllowed: false, adminRoles: new Set(["workspacedb_admin"]), ...overrides };
+  return { owner: A, names: NAMES, named: false, adoptionAllowed: false, adminRoles: new Set(["workspacedb_admin"]), adminRole: "workspacedb_admin", ...overrides };
 }
 const ours = {
   database: db(formatMarker(A, "database")),
@@ -68,6 +71,8 @@ describe("postgres/claim", () => {
     it("an unmarked database next to our own marked login is ours (crash between CREATE DATABASE and COMMENT)", () => {
       expect(decideClaim({ ...ours, database: db(null) }, request())).to.deep.equal({ kind: "ours", how: "owned", mark: ["database"] });
       expect(decideClaim({ database: db(null), readWrite: null, readOnly: ours.readOnly }, request()).kind).to.equal("conflict");
+      // Not if someone else owns it (made between our CREATE ROLE and CREATE DATABASE).
+      expect(decideClaim({ ...ours, database: db(null, { owner: "someone", adminActsAsOwner: false }) }, request()).kind).to.equal("conflict");
     });
 
     describe("adoption", () => {
@@ -93,12 +98,23 @@ describe("postgres/claim", () => {
         ["BYPASSRLS", role({ bypassRls: true })],
         ["a member of", role({ memberOf: ["rds_superuser"] })],
         ["admin role", role({ isCurrentUser: true })],
+        ["NOLOGIN", role({ canLogin: false })],
+        ["has members", role({ members: ["alice"] })],
+        ["outside its database", role({ usedElsewhere: ["finance"] })],
       ] as const) {
         it(`refuses a role with ${what}`, () => {
           const claim = decideClaim({ ...openhexa, readOnly: facts }, request({ named: true, adoptionAllowed: true }));
           expect(claim.kind === "conflict" && claim.message).to.contain(what);
         });
       }
+
+      it("refuses a database owned by a third role the admin does not act as (nothing would be marked half-way)", () => {
+        const facts = { ...openhexa, database: db(null, { owner: "legacy_owner", adminActsAsOwner: false }) };
+        const claim = decideClaim(facts, request({ named: true, adoptionAllowed: true }));
+        expect(claim.kind === "conflict" && claim.message).to.contain(`ALTER DATABASE "malaria" OWNER TO "workspacedb_admin"`);
+        const ownedByLogin = { ...openhexa, database: db(null, { owner: "malaria", adminActsAsOwner: false }) };
+        expect(decideClaim(ownedByLogin, request({ named: true, adoptionAllowed: true })).kind).to.equal("ours");
+      });
 
       it("refuses another server's admin role by name", () => {
         const claim = decideClaim({ ...openhexa, readWrite: role() }, request({ named: true, adoptionAllowed: true, adminRoles: new Set(["malaria"]) }));
@@ -136,22 +152,22 @@ describe("postgres/claim", () => {
   describe("ownedParts", () => {
     const admins = new Set(["workspacedb_admin"]);
     it("is everything marked for the object", () => {
-      expect([...ownedParts(ours, A, admins, NAMES)].sort()).to.deep.equal(["database", "read-only", "read-write"]);
+      expect([...ownedParts(ours, A, admins, NAMES, "workspacedb_admin")].sort()).to.deep.equal(["database", "read-only", "read-write"]);
     });
 
     it("is nothing of another object's, nor an unmarked role", () => {
-      expect(ownedParts(ours, B, admins, NAMES).size).to.equal(0);
-      expect(ownedParts({ database: null, readWrite: role(), readOnly: role({ isCurrentUser: true }) }, A, admins, NAMES).size).to.equal(0);
-      expect(ownedParts({ database: db("by hand"), readWrite: role(), readOnly: null }, A, admins, NAMES).size).to.equal(0);
+      expect(ownedParts(ours, B, admins, NAMES, "workspacedb_admin").size).to.equal(0);
+      expect(ownedParts({ database: null, readWrite: role(), readOnly: role({ isCurrentUser: true }) }, A, admins, NAMES, "workspacedb_admin").size).to.equal(0);
+      expect(ownedParts({ database: db("by hand"), readWrite: role(), readOnly: null }, A, admins, NAMES, "workspacedb_admin").size).to.equal(0);
     });
 
     it("covers a 0.1 workspace deleted before it was migrated, under the role test", () => {
       const facts = { database: db(LEGACY), readWrite: role(), readOnly: role({ createRole: true }) };
-      expect([...ownedParts(facts, A, admins, NAMES)].sort()).to.deep.equal(["database", "read-write"]);
+      expect([...ownedParts(facts, A, admins, NAMES, "workspacedb_admin")].sort()).to.deep.equal(["database", "read-write"]);
     });
 
     it("covers our unmarked database next to our marked login", () => {
-      expect([...ownedParts({ ...ours, database: db(null) }, A, admins, NAMES)].sort()).to.deep.equal(["database", "read-only", "read-write"]);
+      expect([...ownedParts({ ...ours, database: db(null) }, A, admins, NAMES, "workspacedb_admin")].sort()).to.deep.equal(["database", "read-only", "read-write"]);
     });
   });
 
