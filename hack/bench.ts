@@ -1,0 +1,217 @@
+// The benchmark (npm run bench, hack/bench.sh): P1 provisioning vs a floor script, P2 regeneration during a resync,
+// P3 resync cost, P4 memory, P5 restart — each N on the test ground, as ratios and per-object figures.
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { WorkspaceDatabase } from "../src/api/types.ts";
+import { deriveDatabaseName } from "../src/postgres/naming.ts";
+import { ServerConnection } from "../src/postgres/server.ts";
+import { REPO_ROOT, startGround, stopGround } from "../test/ground/index.ts";
+import { annotateWorkspace, clients, createWorkspace, ensureNamespace, loginFailure, readSecret, setupServer } from "../test/integration/support/fixtures.ts";
+import { startOperator, type OperatorProcess } from "../test/integration/support/operator.ts";
+import { freePort, waitFor } from "../test/ground/procs.ts";
+import { floorProvision } from "./bench/floor.ts";
+import { delta, operatorProgress, quantile, readCounters, rssOf, type Delta } from "./bench/measure.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: "string", default: "100" },
+    workers: { type: "string", default: "4" },
+    regenerations: { type: "string", default: "20" },
+    resync: { type: "string" },
+    "skip-floor": { type: "boolean", default: false },
+  },
+});
+const sizes = args.n.split(",").map(Number).filter((n) => n > 0);
+const workers = Number(args.workers);
+const out = (line = "") => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+function perObject(d: Delta, n: number): string {
+  const f = (v: number) => (v / n).toFixed(2);
+  return `per object: ${f(d.apiReads)} API reads, ${f(d.apiWrites)} API writes, ${f(Math.max(0, d.sessions - 1))} PostgreSQL sessions, ${f(d.statements)} statements` +
+    (d.byKind.length > 0 ? `\n      API requests: ${d.byKind.join(", ")}` : "");
+}
+
+const ground = await startGround();
+await setupServer("main");
+const { core, custom } = clients();
+const endpoint = { host: ground.postgres.host, port: ground.postgres.port, sslMode: "disable" };
+out(`ground: kube-apiserver ${ground.apiServerUrl}, PostgreSQL ${ground.postgres.version}; ${workers} workers; N = ${sizes.join(", ")}`);
+
+// Long enough for a full pass over every object between two resyncs.
+const resyncMs = args.resync !== undefined ? Number(args.resync) * 1000 : Math.max(60_000, ...sizes.reduce((acc, n) => [...acc, (acc.at(-1) ?? 0) + n], [] as number[]).map((n) => n * 60));
+const env = {
+  NODE_ENV: "production",
+  WSDB_LOG_LEVEL: "warn",
+  WSDB_WORKERS: String(workers),
+  WSDB_RESYNC_PERIOD: `${Math.round(resyncMs / 1000)}s`,
+  WSDB_LEADER_ELECTION: "false",
+};
+const script = join(REPO_ROOT, "dist", "main.js");
+const port = await freePort();
+Object.assign(env, { WSDB_METRICS_PORT: String(port) });
+/** Starts the operator and waits until it serves its metrics. */
+async function launch(): Promise<OperatorProcess> {
+  const op = startOperator(env, "bench-operator", script);
+  await waitFor("the operator's /metrics", async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).ok, 60_000);
+  return op;
+}
+let operator = await launch();
+await sleep(5_000);
+const idle = rssOf(operator.proc.child.pid!);
+out(`P4 idle: operator RSS ${idle.rss.toFixed(0)} MB with no WorkspaceDatabase`);
+
+/** Waits until the operator has passed over `objects` objects since it started and its queue stayed empty for 3 s. */
+async function settle(objects: number): Promise<void> {
+  for (let quiet = 0; quiet < 3;) {
+    const p = await operatorProgress(port);
+    quiet = p.depth === 0 && p.passes >= objects ? quiet + 1 : 0;
+    await sleep(1_000);
+  }
+}
+
+let total = 0;
+const steady: { objects: number; rss: number }[] = [];
+for (const n of sizes) {
+  const id = `${Date.now().toString(36)}`;
+  out();
+  out(`== N = ${n} (${total + n} objects in all afterwards) ==`);
+
+  // P1, floor: the same statements, logins, Secrets and status writes, by a plain script (the operator
+  // is stopped meanwhile: it would reconcile the floor's objects too).
+  let floorSeconds = Number.NaN;
+  if (!args["skip-floor"]) {
+    await operator.stop();
+    const ns = `bench-floor-${id}`;
+    await ensureNamespace(ns);
+    const names = Array.from({ length: n }, (_, i) => `w${i}`);
+    await pool(names, 20, (name) => createWorkspace(ns, name, { serverRef: { name: "main" } }));
+    const objects = ((await custom.listNamespacedCustomObject({ group: "workspacedb.io", version: "v1alpha1", namespace: ns, plural: "workspacedatabases" })) as { items: WorkspaceDatabase[] }).items;
+    const sql = await ServerConnection.open({ ...endpoint, maintenanceDatabase: "postgres", user: ground.postgres.adminUser, password: ground.postgres.adminPassword }, { maxConnections: workers, applicationName: "wsdb-floor" });
+    const kube = {
+      createSecret: async (secret: Parameters<typeof core.createNamespacedSecret>[0]["body"]) => {
+        await core.createNamespacedSecret({ namespace: ns, body: secret });
+      },
+      patchStatus: async (obj: WorkspaceDatabase, status: WorkspaceDatabase["status"]) => {
+        const { PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
+        await custom.patchNamespacedCustomObjectStatus(
+          { group: "workspacedb.io", version: "v1alpha1", namespace: ns, plural: "workspacedatabases", name: obj.metadata.name, body: { status } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        );
+      },
+    };
+    const before = await readCounters(ground);
+    await pool(objects, workers, (obj) => floorProvision(sql, kube, obj, deriveDatabaseName(ns, obj.metadata.name), endpoint));
+    const after = await readCounters(ground);
+    floorSeconds = (after.at - before.at) / 1000;
+    out(`P1 floor: ${n} workspaces in ${floorSeconds.toFixed(1)} s (${((floorSeconds * 1000) / n).toFixed(0)} ms each); ${perObject(delta(ground, before, after), n)}`);
+    // Out of the operator's way: the objects go (no finalizer), their Secrets, databases and roles too.
+    await custom.deleteCollectionNamespacedCustomObject({ group: "workspacedb.io", version: "v1alpha1", namespace: ns, plural: "workspacedatabases" });
+    await core.deleteCollectionNamespacedSecret({ namespace: ns });
+    await pool(objects, workers, async (obj) => {
+      const database = deriveDatabaseName(ns, obj.metadata.name);
+      await sql.dropDatabase(database);
+      await sql.dropRole(database);
+      await sql.dropRole(`${database}_ro`);
+    });
+    await sql.close();
+    operator = await launch();
+    await settle(total);
+  }
+
+  // P1, operator: N objects applied at once until all are Ready; P4 peak meanwhile.
+  const ns = `bench-op-${id}`;
+  await ensureNamespace(ns);
+  const names = Array.from({ length: n }, (_, i) => `w${i}`);
+  const started = Date.now();
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssOf(operator.proc.child.pid!).rss);
+  }, 200);
+  const before = await readCounters(ground);
+  await pool(names, 20, (name) => createWorkspace(ns, name));
+  for (;;) {
+    const list = (await custom.listNamespacedCustomObject({ group: "workspacedb.io", version: "v1alpha1", namespace: ns, plural: "workspacedatabases" })) as { items: WorkspaceDatabase[] };
+    const ready = list.items.filter((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
+    if (ready === n) break;
+    if (Date.now() - started > 60 * 60_000) throw new Error(`only ${ready} of ${n} Ready after an hour`);
+    await sleep(250);
+  }
+  const operatorSeconds = (Date.now() - started) / 1000;
+  const after = await readCounters(ground);
+  total += n;
+  out(`P1 operator: ${n} workspaces Ready in ${operatorSeconds.toFixed(1)} s (${((operatorSeconds * 1000) / n).toFixed(0)} ms each)` +
+    (Number.isNaN(floorSeconds) ? "" : `; ratio to the floor ${(operatorSeconds / floorSeconds).toFixed(2)} (target <= 1.25)`));
+  out(`   ${perObject(delta(ground, before, after), n)}`);
+
+  // Settle: the queue empties and the passes caused by our own writes are over.
+  await settle(0);
+  clearInterval(sampler);
+
+  // P3: one full resync (the next periodic one).
+  const p0 = await operatorProgress(port);
+  const c0 = await readCounters(ground);
+  let p1 = p0;
+  while (p1.passes - p0.passes < total || p1.depth > 0) {
+    await sleep(500);
+    p1 = await operatorProgress(port);
+  }
+  const c1 = await readCounters(ground);
+  const resync = delta(ground, c0, c1);
+  out(`P3 resync of ${total} objects: ${p1.passes - p0.passes} passes over ${resync.seconds.toFixed(1)} s (period ${resyncMs / 1000} s); ${perObject(resync, total)}`);
+  const rss = rssOf(operator.proc.child.pid!);
+  steady.push({ objects: total, rss: rss.rss });
+  out(`P4 memory: peak ${Math.max(peak, rss.peak).toFixed(0)} MB during the burst; steady ${rss.rss.toFixed(0)} MB at ${total} objects (V8 heap used ${p1.heapMb.toFixed(0)} MB)`);
+
+  // P2: regenerations while the next full resync runs.
+  const k = Math.min(Number(args.regenerations), n);
+  const start = (await operatorProgress(port)).passes;
+  while ((await operatorProgress(port)).passes === start) await sleep(50);
+  const latencies: number[] = [];
+  await Promise.all(names.slice(0, k).map(async (name, i) => {
+    await sleep(i * 100);
+    const old = (await readSecret(ns, `${name}-rw`))!;
+    const t = Date.now();
+    await annotateWorkspace(ns, name, { "workspacedb.io/regenerate-rw": `bench-${id}` });
+    for (;;) {
+      if ((await loginFailure(old.uri!)) === "28P01") break;
+      if (Date.now() - t > 120_000) throw new Error(`${name}: old password still works after 120 s`);
+      await sleep(20);
+    }
+    latencies.push(Date.now() - t);
+  }));
+  const during = (await operatorProgress(port)).passes - start;
+  out(`P2 regenerate -> old password refused, ${k} times during a resync (${during} passes meanwhile): p50 ${quantile(latencies, 0.5)} ms, p99 ${quantile(latencies, 0.99)} ms, max ${Math.max(...latencies)} ms (targets 150 / 500)`);
+
+  // P5: restart with everything Ready; every object re-verified, and nothing written.
+  await operator.stop();
+  const r0 = await readCounters(ground);
+  const restarted = Date.now();
+  operator = await launch();
+  let p = await operatorProgress(port).catch(() => ({ passes: 0, depth: 1, heapMb: 0 }));
+  while (p.passes < total || p.depth > 0) {
+    await sleep(250);
+    p = await operatorProgress(port).catch(() => ({ passes: 0, depth: 1, heapMb: 0 }));
+  }
+  const restart = delta(ground, r0, await readCounters(ground));
+  out(`P5 restart: ${total} objects re-verified ${((Date.now() - restarted) / 1000).toFixed(1)} s after start (${(((Date.now() - restarted)) / total).toFixed(1)} ms each, target <= 12 ms for 60 s at 5,000); ${perObject(restart, total)}`);
+}
+
+if (steady.length >= 2) {
+  const first = steady[0]!;
+  const last = steady[steady.length - 1]!;
+  const slope = (last.rss - first.rss) / (last.objects - first.objects);
+  out();
+  out(`P4 slope: ${(slope * 1024).toFixed(1)} KB per object; extrapolated steady RSS at 5,000 objects: ${(last.rss + slope * (5_000 - last.objects)).toFixed(0)} MB (target <= 150)`);
+}
+await operator.stop();
+await stopGround();
+process.exit(0);

@@ -1,0 +1,108 @@
+// What the benchmark reads: API requests by verb, PostgreSQL sessions and statements, RSS, operator metrics.
+import { readFileSync, statSync } from "node:fs";
+import pg from "pg";
+import type { Ground } from "../../test/ground/index.ts";
+import { sumMetric } from "../../test/integration/support/fixtures.ts";
+
+/** Resources whose API requests count as the operator's. */
+const RESOURCES = new Set(["workspacedatabases", "databaseservers", "secrets", "events", "namespaces", "leases", "customresourcedefinitions"]);
+const READ_VERBS = new Set(["GET", "LIST"]);
+const WRITE_VERBS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** A point-in-time reading of every counter the benchmark compares. */
+export interface Counters {
+  at: number;
+  apiReads: number;
+  apiWrites: number;
+  /** PostgreSQL sessions ever opened (pg_stat_database.sessions, PostgreSQL 14+). */
+  sessions: number;
+  /** Bytes of the statement log (statements are counted between two readings). */
+  logOffset: number;
+  /** API requests by "VERB resource[/subresource]" (reads and writes of our resources). */
+  byKind: Map<string, number>;
+}
+
+/** Differences between two readings. */
+export interface Delta {
+  seconds: number;
+  apiReads: number;
+  apiWrites: number;
+  sessions: number;
+  statements: number;
+  /** Non-zero API request counts by "VERB resource[/subresource]". */
+  byKind: string[];
+}
+
+function requestsByKind(body: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of body.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? "";
+    const resource = /resource="([a-z]+)"/.exec(line)?.[1] ?? "";
+    const sub = /subresource="([a-z]*)"/.exec(line)?.[1] ?? "";
+    if (!(READ_VERBS.has(verb) || WRITE_VERBS.has(verb)) || !RESOURCES.has(resource)) continue;
+    const key = `${verb} ${resource}${sub ? `/${sub}` : ""}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(line.split(" ").pop()));
+  }
+  return counts;
+}
+
+/** Reads the API server's request counters, PostgreSQL's session count and the statement log's size. */
+export async function readCounters(ground: Ground): Promise<Counters> {
+  const body = ground.apiServerGet ? (await ground.apiServerGet("/metrics")).body : "";
+  const ours = (verbs: Set<string>) => sumMetric(body, "apiserver_request_total", (l) => verbs.has(l.verb ?? "") && RESOURCES.has(l.resource ?? ""));
+  const client = new pg.Client({ connectionString: ground.postgres.superUrl });
+  await client.connect();
+  let sessions: number;
+  try {
+    sessions = Number((await client.query<{ n: string }>("SELECT coalesce(sum(sessions), 0) AS n FROM pg_stat_database")).rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+  const logFile = ground.postgres.logFile;
+  return { at: Date.now(), apiReads: ours(READ_VERBS), apiWrites: ours(WRITE_VERBS), sessions, logOffset: logFile ? statSync(logFile).size : 0, byKind: requestsByKind(body) };
+}
+
+/** What happened between `a` and `b` (statements counted in the log, the benchmark's own excluded by application name). */
+export function delta(ground: Ground, a: Counters, b: Counters, ignoreApplication = "wsdb-bench"): Delta {
+  let statements = 0;
+  const logFile = ground.postgres.logFile;
+  if (logFile) {
+    const text = readFileSync(logFile).subarray(a.logOffset, b.logOffset).toString("utf8");
+    for (const line of text.split("\n")) {
+      if (/ LOG: {2}(?:statement|execute [^:]*): /.test(line) && !line.includes(`[${ignoreApplication}]`)) statements++;
+    }
+  }
+  return {
+    seconds: (b.at - a.at) / 1000,
+    apiReads: b.apiReads - a.apiReads,
+    apiWrites: b.apiWrites - a.apiWrites,
+    sessions: b.sessions - a.sessions,
+    statements,
+    byKind: [...b.byKind].map(([k, v]) => [k, v - (a.byKind.get(k) ?? 0)] as const).filter(([, v]) => v > 0).map(([k, v]) => `${k}: ${v}`),
+  };
+}
+
+/** Resident set size and its peak (VmHWM) of a process, in MB. */
+export function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+}
+
+/** The operator's reconcile passes of WorkspaceDatabases and its work queue depth. */
+export async function operatorProgress(port: number): Promise<{ passes: number; depth: number; heapMb: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return {
+    passes: sumMetric(text, "workspacedb_reconcile_total", (l) => l.controller === "workspacedatabase"),
+    depth: sumMetric(text, "workqueue_depth", (l) => l.name === "workspacedatabase"),
+    heapMb: sumMetric(text, "nodejs_heap_size_used_bytes") / 1e6,
+  };
+}
+
+/** The `q`-quantile (0..1) of `values`, nearest rank. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
