@@ -7,7 +7,7 @@ import type { Logger } from "./logger.ts";
 import { errorMessage, keyFields } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
 import { queueObserver } from "./metrics.ts";
-import { WorkQueue } from "./queue.ts";
+import { WorkQueue, type Priority } from "./queue.ts";
 
 /** What a reconcile asks for besides success: `requeueAfter` (ms) reconciles the key again later (polling). */
 export interface ReconcileResult {
@@ -83,9 +83,12 @@ export class Controller {
     });
   }
 
-  /** Queues a key for reconciliation (coalesced with pending adds). Usable before `start()`. */
-  enqueue(key: string): void {
-    this.queue.add(key);
+  /**
+   * Queues a key for reconciliation (coalesced with pending adds). `low` is for the periodic resync:
+   * such keys never delay one queued `high` (the default). Usable before `start()`.
+   */
+  enqueue(key: string, priority: Priority = "high"): void {
+    this.queue.add(key, priority);
   }
 
   /** Starts the workers; does nothing if already started. */
@@ -133,7 +136,8 @@ export class Controller {
       this.queue.forget(key);
       if (res.requeueAfter !== undefined && res.requeueAfter > 0) {
         result = "requeue";
-        this.queue.addAfter(key, res.requeueAfter);
+        // A poll: it waits behind work a person waits for.
+        this.queue.addAfter(key, res.requeueAfter, "low");
       } else {
         result = "success";
       }

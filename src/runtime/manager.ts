@@ -170,13 +170,13 @@ export class Manager {
     }
   }
 
-  /** Enqueues every cached key into the controllers that asked for it. */
+  /** Enqueues every cached key into the controllers that asked for it, in the low lane (events go first). */
   #resync(): void {
     let keys = 0;
     for (const { controller, resyncFrom } of this.#controllers) {
       for (const informer of resyncFrom) {
         for (const key of informer.keys()) {
-          controller.enqueue(key);
+          controller.enqueue(key, "low");
           keys++;
         }
       }

@@ -27,11 +27,19 @@ export interface WorkQueueOptions {
 interface Waiting {
   deadline: number;
   timer: NodeJS.Timeout;
+  priority: Priority;
 }
 
 /**
- * A FIFO of keys with the guarantees of client-go's workqueue:
- * - a key is in the queue at most once: adds of a queued key coalesce;
+ * Which lane a key waits in: `high` for work a person waits for (a new or changed object, a
+ * regeneration, a deletion, a retry), `low` for the periodic resync and polls. High keys are always
+ * handed out first; a low key added again as high moves to the high lane.
+ */
+export type Priority = "high" | "low";
+
+/**
+ * Two FIFOs of keys (see {@link Priority}) with the guarantees of client-go's workqueue:
+ * - a key is in the queue at most once: adds of a queued key coalesce (keeping the higher priority);
  * - a key is never handed out twice concurrently: adding a key that is being processed marks it
  *   dirty, and it is queued again (once) when `done(key)` is called;
  * - `addAfter` keeps the earliest deadline per key; `addRateLimited` delays by per-key back-off.
@@ -40,7 +48,10 @@ interface Waiting {
  * the operator stops taking work; the next leader re-lists everything anyway).
  */
 export class WorkQueue {
-  readonly #queue: string[] = [];
+  readonly #lanes: Record<Priority, string[]> = { high: [], low: [] };
+  /** The lane of each queued key, or of the re-queue due when a dirty key being processed is done. */
+  readonly #priority = new Map<string, Priority>();
+  #size = 0;
   readonly #dirty = new Set<string>();
   readonly #processing = new Map<string, number>();
   readonly #enqueuedAt = new Map<string, number>();
@@ -56,33 +67,51 @@ export class WorkQueue {
     this.#observer = opts.observer;
   }
 
-  /** Queues `key` now, unless it is already queued (coalesced) or being processed (then it is marked dirty). */
-  add(key: string): void {
-    if (this.#shuttingDown || this.#dirty.has(key)) return;
+  /**
+   * Queues `key` now in the lane of `priority`, unless it is already queued (coalesced; a low key
+   * moves to the high lane) or being processed (then it is marked dirty, and re-queued on `done`).
+   */
+  add(key: string, priority: Priority = "high"): void {
+    if (this.#shuttingDown) return;
+    if (this.#dirty.has(key)) {
+      if (priority === "high" && this.#priority.get(key) === "low") {
+        this.#priority.set(key, "high");
+        // Queued in the low lane: add it to the high lane too; the low entry is skipped when reached.
+        if (!this.#processing.has(key)) this.#lanes.high.push(key);
+        this.#wake();
+      }
+      return;
+    }
     this.#dirty.add(key);
+    this.#priority.set(key, priority);
     this.#observer?.add();
     if (this.#processing.has(key)) return;
     this.#push(key);
   }
 
-  /** Queues `key` after `ms` milliseconds; a key already waiting keeps the earlier of both deadlines. */
-  addAfter(key: string, ms: number): void {
+  /** Queues `key` after `ms` milliseconds; a key already waiting keeps the earlier of both deadlines (and the higher priority). */
+  addAfter(key: string, ms: number, priority: Priority = "high"): void {
     if (this.#shuttingDown) return;
     if (!(ms > 0)) {
-      this.add(key);
+      this.add(key, priority);
       return;
     }
     const deadline = Date.now() + ms;
     const existing = this.#waiting.get(key);
+    const lane: Priority = existing?.priority === "high" ? "high" : priority;
     if (existing !== undefined) {
-      if (existing.deadline <= deadline) return;
+      if (existing.deadline <= deadline) {
+        existing.priority = lane;
+        return;
+      }
       clearTimeout(existing.timer);
     }
     const timer = setTimeout(() => {
+      const waiting = this.#waiting.get(key);
       this.#waiting.delete(key);
-      this.add(key);
+      this.add(key, waiting?.priority ?? lane);
     }, ms);
-    this.#waiting.set(key, { deadline, timer });
+    this.#waiting.set(key, { deadline, timer, priority: lane });
   }
 
   /** Queues `key` after its back-off delay (which grows with each call until `forget`). */
@@ -108,7 +137,7 @@ export class WorkQueue {
    */
   get(): Promise<string | undefined> {
     if (this.#shuttingDown) return Promise.resolve(undefined);
-    if (this.#queue.length > 0) return Promise.resolve(this.#take());
+    if (this.#size > 0) return Promise.resolve(this.#take());
     return new Promise((resolve) => this.#getters.push(resolve));
   }
 
@@ -126,7 +155,7 @@ export class WorkQueue {
 
   /** Keys waiting to be handed out (not counting delayed keys nor keys being processed). */
   len(): number {
-    return this.#queue.length;
+    return this.#size;
   }
 
   /** True once `shutDown` or `shutDownWithDrain` was called. */
@@ -140,7 +169,10 @@ export class WorkQueue {
     this.#shuttingDown = true;
     for (const w of this.#waiting.values()) clearTimeout(w.timer);
     this.#waiting.clear();
-    this.#queue.length = 0;
+    this.#lanes.high.length = 0;
+    this.#lanes.low.length = 0;
+    this.#size = 0;
+    this.#priority.clear();
     this.#dirty.clear();
     this.#enqueuedAt.clear();
     this.#observer?.depth(0);
@@ -164,20 +196,38 @@ export class WorkQueue {
   }
 
   #push(key: string): void {
-    this.#queue.push(key);
+    this.#lanes[this.#priority.get(key) ?? "high"].push(key);
+    this.#size++;
     this.#enqueuedAt.set(key, performance.now());
-    const getter = this.#getters.shift();
+    this.#wake();
+  }
+
+  /** Hands a queued key to a waiting `get()`, if any. */
+  #wake(): void {
+    const getter = this.#size > 0 ? this.#getters.shift() : undefined;
     if (getter !== undefined) getter(this.#take());
-    else this.#observer?.depth(this.#queue.length);
+    else this.#observer?.depth(this.#size);
   }
 
   #take(): string {
-    const key = this.#queue.shift() as string;
+    // High lane first; an entry whose key was promoted, or already handed out, is stale and skipped.
+    let key: string | undefined;
+    for (const lane of ["high", "low"] as const) {
+      const queue = this.#lanes[lane];
+      while (key === undefined && queue.length > 0) {
+        const candidate = queue.shift() as string;
+        if (this.#priority.get(candidate) === lane && this.#dirty.has(candidate) && !this.#processing.has(candidate)) key = candidate;
+      }
+      if (key !== undefined) break;
+    }
+    if (key === undefined) throw new Error("work queue: no key to take");
+    this.#size--;
+    this.#priority.delete(key);
     const now = performance.now();
     const since = this.#enqueuedAt.get(key);
     this.#enqueuedAt.delete(key);
     if (since !== undefined) this.#observer?.queueLatency((now - since) / 1000);
-    this.#observer?.depth(this.#queue.length);
+    this.#observer?.depth(this.#size);
     this.#processing.set(key, now);
     this.#dirty.delete(key);
     return key;

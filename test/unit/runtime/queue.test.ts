@@ -245,4 +245,64 @@ describe("WorkQueue", () => {
     q.addRateLimited("c");
     expect(seen.retries).to.equal(1);
   });
+
+  describe("priority lanes", () => {
+    async function drain(q: WorkQueue): Promise<string[]> {
+      const out: string[] = [];
+      while (q.len() > 0) {
+        const k = (await q.get())!;
+        out.push(k);
+        q.done(k);
+      }
+      return out;
+    }
+
+    it("hands out every high key before any low key, FIFO within a lane", async () => {
+      const q = make();
+      for (const k of ["r1", "r2", "r3"]) q.add(k, "low");
+      q.add("new");
+      q.add("r4", "low");
+      q.add("regen");
+      expect(q.len()).to.equal(6);
+      expect(await drain(q)).to.deep.equal(["new", "regen", "r1", "r2", "r3", "r4"]);
+    });
+
+    it("moves a queued low key to the high lane when it is added as high, and hands it out once", async () => {
+      const q = make();
+      for (const k of ["a", "b", "c"]) q.add(k, "low");
+      q.add("c");
+      q.add("c", "low");
+      expect(q.len()).to.equal(3);
+      expect(await drain(q)).to.deep.equal(["c", "a", "b"]);
+      expect(q.len()).to.equal(0);
+    });
+
+    it("re-queues a key added while it is processed in the higher of the lanes asked for", async () => {
+      const q = make();
+      q.add("busy", "low");
+      const k = (await q.get())!;
+      q.add("busy", "low");
+      q.add("busy");
+      q.add("other", "low");
+      q.done(k);
+      expect(await drain(q)).to.deep.equal(["busy", "other"]);
+    });
+
+    it("keeps the high lane for a delayed key when asked again as low", async () => {
+      const q = make();
+      q.addAfter("x", 20);
+      q.addAfter("x", 10, "low");
+      q.add("y", "low");
+      await sleep(40);
+      expect(await drain(q)).to.deep.equal(["x", "y"]);
+    });
+
+    it("wakes a waiting get() with a key promoted to the high lane", async () => {
+      const q = make();
+      const waiting = q.get();
+      q.add("a", "low");
+      expect(await waiting).to.equal("a");
+      q.done("a");
+    });
+  });
 });
