@@ -24,6 +24,7 @@ import type { Settings } from "./config/settings.ts";
 import { reconcileServer } from "./controllers/server.ts";
 import { ServerRegistry } from "./controllers/servers.ts";
 import { reconcileWorkspace } from "./controllers/workspace.ts";
+import { withCachedReads } from "./kube/cached.ts";
 import { createKubeClient } from "./kube/client.ts";
 import { generatePassword } from "./postgres/password.ts";
 import { scramSha256Verifier } from "./postgres/scram.ts";
@@ -54,15 +55,31 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
   const identity = settings.leaderElection.identity ?? `${hostname()}_${process.pid}`;
   // Closed until the lease is held (open for good without leader election): every write and statement checks it.
   const fence = new Fence({ open: !settings.leaderElection.enabled });
-  const kube = createKubeClient(kubeConfig, {
+  const api = createKubeClient(kubeConfig, {
     eventNamespace: settings.leaderElection.namespace,
     instance: identity,
     fence: () => fence.check(),
     onEventError: (reason, err) => log.debug("could not record an Event", { reason, error: err.message }),
   });
+  // The operator's own Secret writes, so that their watch events do not cause another pass.
+  const ownSecretWrites = new Map<string, string>();
+  const remember = (secret: V1Secret): V1Secret => {
+    const key = `${secret.metadata?.namespace}/${secret.metadata?.name}`;
+    if (secret.metadata?.resourceVersion) ownSecretWrites.set(key, secret.metadata.resourceVersion);
+    return secret;
+  };
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
 
+  // Reads come from the informers below (wired before anything reconciles).
+  const kube = withCachedReads(
+    {
+      ...api,
+      createSecret: async (secret) => remember(await api.createSecret(secret)),
+      replaceSecret: async (secret) => remember(await api.replaceSecret(secret)),
+    },
+    { workspaces: { get: (key) => workspaces.get(key) }, servers: { get: (key) => serverInformer.get(key), list: () => serverInformer.list() }, secrets: { get: (key) => secrets.get(key) } },
+  );
   const servers = new ServerRegistry(kube, (endpoint) =>
     ServerConnection.open(endpoint, {
       maxConnections: settings.postgres.maxConnectionsPerServer,
@@ -159,10 +176,11 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
     },
   });
 
-  // A DatabaseServer being deleted waits for its last WorkspaceDatabase.
+  // A DatabaseServer being deleted waits for its last WorkspaceDatabase (a live one counts its users at
+  // its periodic check: no status write per provisioned workspace).
   const serverOf = (obj: WorkspaceDatabase) => {
     const name = obj.status?.server ?? obj.spec.serverRef?.name;
-    if (name !== undefined) serverController.enqueue(name);
+    if (name !== undefined && serverInformer.get(name)?.metadata.deletionTimestamp !== undefined) serverController.enqueue(name);
   };
   workspaces.on({
     onAdd: (obj) => workspaceController.enqueue(objectKey(obj)),
@@ -188,7 +206,21 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
     const owner = secret.metadata?.labels?.[LABEL_DATABASE];
     if (owner && secret.metadata?.namespace) workspaceController.enqueue(`${secret.metadata.namespace}/${owner}`);
   };
-  secrets.on({ onUpdate: (_old, secret) => ownerOf(secret), onDelete: ownerOf });
+  secrets.on({
+    onUpdate: (_old, secret) => {
+      // An update we made ourselves needs no pass; anyone else's (a password edited by hand) does.
+      const key = `${secret.metadata?.namespace}/${secret.metadata?.name}`;
+      if (ownSecretWrites.get(key) === secret.metadata?.resourceVersion) {
+        ownSecretWrites.delete(key);
+        return;
+      }
+      ownerOf(secret);
+    },
+    onDelete: (secret) => {
+      ownSecretWrites.delete(`${secret.metadata?.namespace}/${secret.metadata?.name}`);
+      ownerOf(secret);
+    },
+  });
 
   const le = settings.leaderElection;
   const manager = new Manager({

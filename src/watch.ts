@@ -6,8 +6,9 @@ import { sameJson } from "./controllers/equal.ts";
 
 /**
  * True when an update of a WorkspaceDatabase may need work: a new generation (spec), changed
- * annotations (regeneration requests), labels, finalizers or a deletion. Our own status writes
- * change none of these, so they do not cause another pass.
+ * annotations (regeneration requests), labels or a deletion. Our own writes — status, and the
+ * finalizer added by the first pass — change none of these, so they cause no second pass (a finalizer
+ * removed by hand is put back by the next resync).
  */
 export function workspaceChanged(old: WorkspaceDatabase, obj: WorkspaceDatabase): boolean {
   const a = old.metadata;
@@ -16,8 +17,7 @@ export function workspaceChanged(old: WorkspaceDatabase, obj: WorkspaceDatabase)
     a.generation !== b.generation ||
     a.deletionTimestamp !== b.deletionTimestamp ||
     !sameJson(a.annotations ?? {}, b.annotations ?? {}) ||
-    !sameJson(a.labels ?? {}, b.labels ?? {}) ||
-    !sameJson(a.finalizers ?? [], b.finalizers ?? [])
+    !sameJson(a.labels ?? {}, b.labels ?? {})
   );
 }
 

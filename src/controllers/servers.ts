@@ -7,10 +7,19 @@ import type { ServerSql, ServerSqlFactory } from "./ports.ts";
 import { secretValue } from "./secret.ts";
 
 interface Entry {
-  fingerprint: string;
+  /** Host, port, sslMode and maintenance database the pool connects to. */
+  address: string;
+  /** The admin Secret's uid and resourceVersion the pool was opened with. */
+  secretVersion: string;
   /** Shared by concurrent callers, so one server never gets two pools. */
   sql: Promise<ServerSql>;
+  /** The admin Secret's reference and when it was last read (it is not watched). */
+  secretRef: string;
+  secretCheckedAt: number;
 }
+
+/** How long an open pool is used before its admin Secret is read again to notice a new password. */
+export const ADMIN_SECRET_RECHECK_MS = 60_000;
 
 async function closeQuietly(sql: Promise<ServerSql>): Promise<void> {
   try {
@@ -52,9 +61,19 @@ export class ServerRegistry {
     return defaults[0] as DatabaseServer;
   }
 
-  /** The admin connection of `server`, opened on first use and whenever its address or Secret changed. */
+  /**
+   * The admin connection of `server`, opened on first use and whenever its address or admin Secret
+   * changed. The admin Secret is read again at most every ADMIN_SECRET_RECHECK_MS while the address stays.
+   */
   async connect(server: DatabaseServer): Promise<ServerSql> {
     const ref = server.spec.adminSecretRef;
+    const cached = this.#entries.get(server.metadata.name);
+    const secretRef = `${ref.namespace}/${ref.name}`;
+    const { host, port, sslMode, maintenanceDatabase } = server.spec;
+    const address = JSON.stringify([host, port, sslMode, maintenanceDatabase]);
+    if (cached !== undefined && cached.secretRef === secretRef && cached.address === address && Date.now() - cached.secretCheckedAt < ADMIN_SECRET_RECHECK_MS) {
+      return cached.sql;
+    }
     const secret = await this.#kube.getSecret(ref.namespace, ref.name);
     if (!secret) {
       throw new ReconcileFailure(Reasons.AdminSecretNotFound, `admin Secret ${ref.namespace}/${ref.name} of DatabaseServer "${server.metadata.name}" does not exist`, { kind: "after", ms: 30_000 });
@@ -64,18 +83,20 @@ export class ServerRegistry {
     if (!user || !password) {
       throw new ReconcileFailure(Reasons.AdminSecretNotFound, `admin Secret ${ref.namespace}/${ref.name} must have the keys "username" and "password"`, { kind: "after", ms: 30_000 });
     }
-    const { host, port, sslMode, maintenanceDatabase } = server.spec;
-    const fingerprint = JSON.stringify([host, port, sslMode, maintenanceDatabase, secret.metadata?.uid, secret.metadata?.resourceVersion]);
+    const secretVersion = JSON.stringify([secret.metadata?.uid, secret.metadata?.resourceVersion]);
     const name = server.metadata.name;
     const entry = this.#entries.get(name);
-    if (entry && entry.fingerprint === fingerprint) return entry.sql;
+    if (entry && entry.address === address && entry.secretRef === secretRef && entry.secretVersion === secretVersion) {
+      entry.secretCheckedAt = Date.now();
+      return entry.sql;
+    }
     if (entry) {
       this.#entries.delete(name);
       await closeQuietly(entry.sql);
     }
     const endpoint = { host, port: port ?? 5432, sslMode: sslMode ?? "prefer", maintenanceDatabase: maintenanceDatabase ?? "postgres", user, password };
     const sql = this.#open(endpoint, server);
-    const fresh = { fingerprint, sql };
+    const fresh: Entry = { address, secretVersion, sql, secretRef, secretCheckedAt: Date.now() };
     this.#entries.set(name, fresh);
     // A failed open is not cached: the next pass tries again.
     sql.catch(() => {
