@@ -169,7 +169,7 @@ for (const n of sizes) {
   out(`P3 resync of ${total} objects: ${p1.passes - p0.passes} passes over ${resync.seconds.toFixed(1)} s (period ${resyncMs / 1000} s); ${perObject(resync, total)}`);
   const rss = rssOf(operator.proc.child.pid!);
   steady.push({ objects: total, rss: rss.rss });
-  out(`P4 memory: peak ${Math.max(peak, rss.peak).toFixed(0)} MB during the burst; steady ${rss.rss.toFixed(0)} MB at ${total} objects (V8 heap used ${p1.heapMb.toFixed(0)} MB)`);
+  out(`P4 memory: peak ${Math.max(peak, rss.peak).toFixed(0)} MB during the burst; steady ${rss.rss.toFixed(0)} MB at ${total} objects (V8 heap used ${p1.heapMb.toFixed(0)} MB of ${p1.heapTotalMb.toFixed(0)} MB, external ${p1.externalMb.toFixed(0)} MB)`);
 
   // P2: regenerations while the next full resync runs.
   const k = Math.min(Number(args.regenerations), n);
@@ -196,10 +196,11 @@ for (const n of sizes) {
   const r0 = await readCounters(ground);
   const restarted = Date.now();
   operator = await launch();
-  let p = await operatorProgress(port).catch(() => ({ passes: 0, depth: 1, heapMb: 0 }));
+  const starting = { passes: 0, depth: 1, heapMb: 0, heapTotalMb: 0, externalMb: 0 };
+  let p = await operatorProgress(port).catch(() => starting);
   while (p.passes < total || p.depth > 0) {
     await sleep(250);
-    p = await operatorProgress(port).catch(() => ({ passes: 0, depth: 1, heapMb: 0 }));
+    p = await operatorProgress(port).catch(() => starting);
   }
   const restart = delta(ground, r0, await readCounters(ground));
   out(`P5 restart: ${total} objects re-verified ${((Date.now() - restarted) / 1000).toFixed(1)} s after start (${(((Date.now() - restarted)) / total).toFixed(1)} ms each, target <= 12 ms for 60 s at 5,000); ${perObject(restart, total)}`);

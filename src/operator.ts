@@ -27,7 +27,7 @@ import { reconcileWorkspace } from "./controllers/workspace.ts";
 import { withCachedReads } from "./kube/cached.ts";
 import { createKubeClient } from "./kube/client.ts";
 import { generatePassword } from "./postgres/password.ts";
-import { scramSha256Verifier } from "./postgres/scram.ts";
+import { scramSha256VerifierAsync } from "./postgres/scram.ts";
 import { ServerConnection } from "./postgres/server.ts";
 import { Controller } from "./runtime/controller.ts";
 import { Fence } from "./runtime/fence.ts";
@@ -136,7 +136,7 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
             servers,
             now: () => new Date(),
             newPassword: () => generatePassword(settings.passwordLength),
-            verifier: (password) => scramSha256Verifier(password),
+            verifier: (password) => scramSha256VerifierAsync(password),
             observe: observer.observe,
           },
           namespace,

@@ -91,12 +91,14 @@ export function rssOf(pid: number): { rss: number; peak: number } {
 }
 
 /** The operator's reconcile passes of WorkspaceDatabases and its work queue depth. */
-export async function operatorProgress(port: number): Promise<{ passes: number; depth: number; heapMb: number }> {
+export async function operatorProgress(port: number): Promise<{ passes: number; depth: number; heapMb: number; heapTotalMb: number; externalMb: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   return {
     passes: sumMetric(text, "workspacedb_reconcile_total", (l) => l.controller === "workspacedatabase"),
     depth: sumMetric(text, "workqueue_depth", (l) => l.name === "workspacedatabase"),
     heapMb: sumMetric(text, "nodejs_heap_size_used_bytes") / 1e6,
+    heapTotalMb: sumMetric(text, "nodejs_heap_size_total_bytes") / 1e6,
+    externalMb: sumMetric(text, "nodejs_external_memory_bytes") / 1e6,
   };
 }
 

@@ -21,8 +21,8 @@ export interface WorkspaceDeps {
   servers: ServerRegistry;
   now: () => Date;
   newPassword: () => string;
-  /** SCRAM-SHA-256 verifier of a password: the only form a password is sent to PostgreSQL in. */
-  verifier: (password: string) => string;
+  /** SCRAM-SHA-256 verifier of a password (computed off the event loop): the only form a password is sent to PostgreSQL in. */
+  verifier: (password: string) => Promise<string>;
   /** Called after each pass with the object's readiness and credentials (metrics). */
   observe?: (obj: WorkspaceDatabase, ready: boolean | undefined) => void;
 }

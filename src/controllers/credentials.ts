@@ -7,6 +7,7 @@ import {
   type WorkspaceDatabase,
 } from "../api/types.ts";
 import type { KubePort } from "../kube/client.ts";
+import { isConflict } from "../kube/errors.ts";
 import { Reasons } from "./conditions.ts";
 import { ReconcileFailure } from "./failure.ts";
 import {
@@ -62,10 +63,24 @@ function timestamp(now: Date): string {
  * leaves a Secret the next pass can make the role match.
  */
 export async function ensureCredentialSecret(ctx: CredentialContext, access: Access, username: string): Promise<CredentialOutcome> {
+  // The cache knows every Secret we manage; one it lacks is created, and a name taken by someone
+  // else's Secret (not in the cache) answers AlreadyExists: then it is read from the API.
+  try {
+    return await ensureFrom(ctx, access, username, true);
+  } catch (err) {
+    if (!(err instanceof SecretNameTaken)) throw err;
+    return ensureFrom(ctx, access, username, false);
+  }
+}
+
+/** Creating a Secret the cache did not know answered AlreadyExists. */
+class SecretNameTaken extends Error {}
+
+async function ensureFrom(ctx: CredentialContext, access: Access, username: string, cachedOnly: boolean): Promise<CredentialOutcome> {
   const { kube, owner } = ctx;
   const namespace = owner.metadata.namespace ?? "";
   const name = secretName(owner.metadata.name, access);
-  const existing = await kube.getSecret(namespace, name);
+  const existing = await kube.getSecret(namespace, name, { cachedOnly });
   if (existing && !controlledBy(existing, owner)) {
     throw new ReconcileFailure(
       Reasons.Conflict,
@@ -106,8 +121,14 @@ export async function ensureCredentialSecret(ctx: CredentialContext, access: Acc
     { owner, access, endpoint: ctx.endpoint, database: ctx.database, username, password, passwordChangedAt: changedAt, handled: tokens },
     existing,
   );
-  if (!existing) await kube.createSecret(desired);
-  else if (secretDiffers(existing, desired)) await kube.replaceSecret(desired);
+  if (!existing) {
+    try {
+      await kube.createSecret(desired);
+    } catch (err) {
+      if (cachedOnly && isConflict(err)) throw new SecretNameTaken(`Secret ${namespace}/${name} exists`, { cause: err });
+      throw err;
+    }
+  } else if (secretDiffers(existing, desired)) await kube.replaceSecret(desired);
 
   return {
     access,

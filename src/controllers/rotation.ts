@@ -31,7 +31,7 @@ export function pendingChange(obj: WorkspaceDatabase, outcome: CredentialOutcome
  * workspace database, a failing extension) can delay it. Returns true when it did.
  */
 export async function rotate(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, outcome: CredentialOutcome, log: Log): Promise<void> {
-  await sql.setPassword(outcome.username, deps.verifier(outcome.password));
+  await sql.setPassword(outcome.username, await deps.verifier(outcome.password));
   if (obj.spec.rotation?.terminateSessions !== false) {
     const ended = await sql.terminateSessions(outcome.username);
     if (ended > 0) log.info("terminated sessions opened with the old password", { access: outcome.access, sessions: ended });
@@ -58,7 +58,7 @@ export async function verifyLogin(deps: WorkspaceDeps, sql: ServerSql, obj: Work
       log.info("login check proved nothing (refused before authentication); password left as it is", { access: outcome.access, code: result.code, reason: result.message });
       return;
     case "wrongPassword":
-      await sql.setPassword(outcome.username, deps.verifier(outcome.password));
+      await sql.setPassword(outcome.username, await deps.verifier(outcome.password));
       log.info("password of role did not match its Secret; reset from the Secret", { access: outcome.access });
       deps.kube.recordEvent(obj, "Normal", "PasswordReset", `the ${label(outcome)} login's password did not match Secret ${outcome.secretName}; set it from the Secret`);
       return;

@@ -16,7 +16,7 @@ import { finalizeWorkspace } from "./deletion.ts";
 import { sameJson } from "./equal.ts";
 import { ReconcileFailure, toFailure } from "./failure.ts";
 import { claimWorkspace } from "./ownership.ts";
-import type { Log, PassResult, ProvisionResult, ServerSql } from "./ports.ts";
+import type { ClaimFacts, DesiredWorkspace, Log, PassResult, ProvisionResult, ServerSql } from "./ports.ts";
 import { pendingChange, rotate, verifyLogin } from "./rotation.ts";
 
 /** Runs one pass for `namespace/name`; failures end up on the Ready condition and as Warning Events. */
@@ -128,7 +128,7 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
     statementTimeout: obj.spec.statementTimeout ?? SPEC_DEFAULTS.statementTimeout,
     idleInTransactionSessionTimeout: obj.spec.idleInTransactionSessionTimeout ?? SPEC_DEFAULTS.idleInTransactionSessionTimeout,
     extensions: obj.spec.extensions ?? [],
-    verifiers: { readWrite: () => deps.verifier(readWrite.password), readOnly: () => deps.verifier(readOnly.password) },
+    verifiers: await preparedVerifiers(deps, facts, readWrite, readOnly),
   });
   if (result.statements > 0) log.info("applied SQL changes", { statements: result.statements, database: names.database });
 
@@ -155,6 +155,23 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   await writeStatus(deps.kube, obj, status);
   deps.observe?.({ ...obj, status }, true);
   return {};
+}
+
+/**
+ * The verifiers the plan may need — only for a login that must be created or re-enabled (NOLOGIN after
+ * a Retain deletion) — computed ahead, off the event loop. A login that changed between the claim and
+ * the plan (a race with a person) fails the pass, and the next pass prepares what it needs.
+ */
+async function preparedVerifiers(deps: WorkspaceDeps, facts: ClaimFacts, readWrite: CredentialOutcome, readOnly: CredentialOutcome): Promise<DesiredWorkspace["verifiers"]> {
+  const prepare = async (role: ClaimFacts["readWrite"], outcome: CredentialOutcome): Promise<() => string> => {
+    const verifier = role === null || !role.canLogin ? await deps.verifier(outcome.password) : undefined;
+    return () => {
+      if (verifier === undefined) throw new Error(`login ${outcome.username} changed during the pass; retrying`);
+      return verifier;
+    };
+  };
+  const [rw, ro] = await Promise.all([prepare(facts.readWrite, readWrite), prepare(facts.readOnly, readOnly)]);
+  return { readWrite: rw, readOnly: ro };
 }
 
 function readyMessage(server: DatabaseServer, database: string, readWrite: CredentialOutcome, readOnly: CredentialOutcome, result: ProvisionResult): string {

@@ -15,7 +15,8 @@ export interface ReadCaches {
  * A KubePort whose reads of WorkspaceDatabases, DatabaseServers and managed Secrets come from the
  * caches (copies: cached objects are shared and frozen). A cache may lag a write by a moment; every
  * write is guarded (resourceVersion, AlreadyExists) or idempotent, so a stale read costs a retry, never
- * a wrong change. A Secret missing from the cache is read from the API (it may exist unlabelled).
+ * a wrong change. A Secret missing from the cache is read from the API (it may exist unlabelled),
+ * unless the caller asks for the cache only.
  */
 export function withCachedReads(kube: KubePort, caches: ReadCaches): KubePort {
   const copy = <T>(obj: T | undefined): T | undefined => (obj === undefined ? undefined : structuredClone(obj));
@@ -24,6 +25,9 @@ export function withCachedReads(kube: KubePort, caches: ReadCaches): KubePort {
     getWorkspaceDatabase: async (namespace, name) => copy(caches.workspaces.get(`${namespace}/${name}`)),
     getDatabaseServer: async (name) => copy(caches.servers.get(name)),
     listDatabaseServers: async () => caches.servers.list().map((s) => structuredClone(s)),
-    getSecret: async (namespace, name) => copy(caches.secrets.get(`${namespace}/${name}`)) ?? kube.getSecret(namespace, name),
+    getSecret: async (namespace, name, options) => {
+      const cached = copy(caches.secrets.get(`${namespace}/${name}`));
+      return cached ?? (options?.cachedOnly === true ? undefined : kube.getSecret(namespace, name));
+    },
   };
 }

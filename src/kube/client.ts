@@ -48,7 +48,11 @@ export interface KubePort {
   setServerFinalizers(server: DatabaseServer, finalizers: string[]): Promise<DatabaseServer>;
   patchWorkspaceDatabaseStatus(namespace: string, name: string, status: WorkspaceDatabaseStatus): Promise<void>;
   patchDatabaseServerStatus(name: string, status: DatabaseServerStatus): Promise<void>;
-  getSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
+  /**
+   * Reads a Secret; undefined when absent. With `cachedOnly` (served from a cache), a Secret the cache
+   * does not hold counts as absent: the caller must cope with AlreadyExists when creating it.
+   */
+  getSecret(namespace: string, name: string, options?: { cachedOnly?: boolean }): Promise<V1Secret | undefined>;
   createSecret(secret: V1Secret): Promise<V1Secret>;
   /** Replaces a Secret; `secret.metadata.resourceVersion` guards against concurrent writers. */
   replaceSecret(secret: V1Secret): Promise<V1Secret>;

@@ -1,5 +1,5 @@
 // SCRAM-SHA-256 verifiers (RFC 5802/7677) in PostgreSQL's format, so passwords never travel as plaintext.
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import { createHash, createHmac, pbkdf2, pbkdf2Sync, randomBytes } from "node:crypto";
 import { saslPrep } from "./saslprep.ts";
 
 /** SASLprep as PostgreSQL applies it to passwords (see saslprep.ts), re-exported for existing callers. */
@@ -25,11 +25,31 @@ export interface ScramOptions {
  * accepts as already encrypted): random 16-byte salt and 4096 iterations unless given.
  */
 export function scramSha256Verifier(password: string, options: ScramOptions = {}): string {
+  const { salt, iterations } = checkOptions(options);
+  return formatVerifier(pbkdf2Sync(Buffer.from(saslPrep(password), "utf8"), salt, iterations, 32, "sha256"), salt, iterations);
+}
+
+/**
+ * The same verifier as scramSha256Verifier, with PBKDF2 run on libuv's thread pool so the event loop
+ * (every other reconcile, the probes, the watches) is not blocked meanwhile.
+ */
+export async function scramSha256VerifierAsync(password: string, options: ScramOptions = {}): Promise<string> {
+  const { salt, iterations } = checkOptions(options);
+  const salted = await new Promise<Buffer>((resolve, reject) => {
+    pbkdf2(Buffer.from(saslPrep(password), "utf8"), salt, iterations, 32, "sha256", (err, key) => (err ? reject(err) : resolve(key)));
+  });
+  return formatVerifier(salted, salt, iterations);
+}
+
+function checkOptions(options: ScramOptions): { salt: Buffer; iterations: number } {
   const salt = options.salt ?? randomBytes(SCRAM_SALT_BYTES);
   const iterations = options.iterations ?? DEFAULT_SCRAM_ITERATIONS;
   if (!Number.isInteger(iterations) || iterations < 1) throw new RangeError("iterations must be a positive integer");
   if (salt.length === 0) throw new RangeError("salt must not be empty");
-  const salted = pbkdf2Sync(Buffer.from(saslPrep(password), "utf8"), salt, iterations, 32, "sha256");
+  return { salt, iterations };
+}
+
+function formatVerifier(salted: Buffer, salt: Buffer, iterations: number): string {
   const { storedKey, serverKey } = scramKeys(salted);
   return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }

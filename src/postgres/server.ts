@@ -16,6 +16,9 @@ import { dropDatabase, dropRole } from "./teardown.ts";
 import { applyPlan, convergeWorkspace, inspectWorkspace, type ConvergeResult } from "./workspace.ts";
 import type { ProvisionResult, ServerSql } from "../controllers/ports.ts";
 
+/** How long the admin role's attributes are trusted before they are read again. */
+export const PRIVILEGES_RECHECK_MS = 30_000;
+
 /** libpq sslmode names. */
 type SslModeName = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 
@@ -85,6 +88,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
   readonly #pool: pg.Pool;
   readonly #perDatabase: Limiter;
   readonly #options: Required<Omit<ServerConnectionOptions, "onIdleError">>;
+  #privileges: { at: number; missing: string[] } | undefined;
 
   private constructor(endpoint: ServerEndpoint, options: ServerConnectionOptions) {
     this.endpoint = endpoint;
@@ -191,9 +195,16 @@ export class ServerConnection implements ServerAccess, ServerSql {
     return serverInfo(this);
   }
 
-  /** Which of CREATEDB / CREATEROLE the admin lacks ([] for a superuser). */
+  /**
+   * Which of CREATEDB / CREATEROLE the admin lacks ([] for a superuser). Read at most every
+   * PRIVILEGES_RECHECK_MS: every pass asks, and role attributes hardly ever change.
+   */
   async missingAdminPrivileges(): Promise<string[]> {
-    return (await checkAdminPrivileges(this)).missing;
+    const now = Date.now();
+    if (this.#privileges === undefined || now - this.#privileges.at >= PRIVILEGES_RECHECK_MS) {
+      this.#privileges = { at: now, missing: (await checkAdminPrivileges(this)).missing };
+    }
+    return this.#privileges.missing;
   }
 
   /** Markers and attributes of a workspace's database and roles. */

@@ -61,8 +61,10 @@ export async function applyPlan(server: ServerAccess, statements: readonly SqlSt
 }
 
 /**
- * Inspects, plans and applies until the plan is empty, at most `maxPasses` times (default 3: a fresh
- * database needs two). Throws PostgresError "Transient" if the plan is still not empty after that.
+ * Inspects, plans and applies until the plan is empty, at most `maxPasses` times (default 3). A plan
+ * that created the database is complete by construction (it starts from template0, whose contents are
+ * known), so it is not inspected again: the next resync verifies it. Throws PostgresError "Transient"
+ * if the plan is still not empty after `maxPasses`.
  */
 export async function convergeWorkspace(server: ServerAccess, desired: DesiredWorkspace, maxPasses = 3): Promise<ConvergeResult> {
   const applied: SqlStatement[] = [];
@@ -72,6 +74,7 @@ export async function convergeWorkspace(server: ServerAccess, desired: DesiredWo
     if (plan.length === 0) return { applied, state };
     await applyPlan(server, plan);
     applied.push(...plan);
+    if (state.database === null) return { applied, state };
   }
   const state = await inspectWorkspace(server, desired.names);
   if (planWorkspace(state, desired).length === 0) return { applied, state };

@@ -1,6 +1,6 @@
 // Unit tests of SCRAM-SHA-256 verifiers, against verifiers computed by PostgreSQL 15 itself.
 import { expect } from "chai";
-import { isScramVerifier, scramSha256Verifier } from "../../../src/postgres/scram.ts";
+import { isScramVerifier, scramSha256Verifier, scramSha256VerifierAsync } from "../../../src/postgres/scram.ts";
 import { POSTGRES_VECTORS } from "./scram-vectors.ts";
 
 function saltOf(verifier: string): Buffer {
@@ -13,6 +13,13 @@ describe("postgres/scram", () => {
       expect(scramSha256Verifier(password, { salt: saltOf(verifier) })).to.equal(verifier);
     });
   }
+
+  it("computes the same verifier off the event loop", async () => {
+    for (const { password, verifier } of POSTGRES_VECTORS) {
+      expect(await scramSha256VerifierAsync(password, { salt: saltOf(verifier) })).to.equal(verifier);
+    }
+    expect(isScramVerifier(await scramSha256VerifierAsync("pässwörd 🙂"))).to.equal(true);
+  });
 
   it("uses a fresh 16-byte salt and 4096 iterations by default", () => {
     const a = scramSha256Verifier("secret-password");
