@@ -123,6 +123,8 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
   const workspaceController = new Controller({
     name: "workspacedatabase",
     workers: settings.workers,
+    // One more worker serves only new objects, edits, regenerations and deletions.
+    highOnlyWorkers: 1,
     backoff: { baseMs: settings.backoff.base, maxMs: settings.backoff.max },
     metrics,
     log,

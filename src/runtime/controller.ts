@@ -44,6 +44,11 @@ export interface ControllerOptions {
   log: Logger;
   /** Keys reconciled in parallel (never the same key twice at once); default 1. */
   workers?: number;
+  /**
+   * Further workers that take only high-priority keys (see queue.ts): work a person waits for never
+   * waits for a resync pass to finish. Default 0.
+   */
+  highOnlyWorkers?: number;
   /** Back-off of failed keys; defaults 5 ms .. 1000 s. */
   backoff?: BackoffOptions;
   metrics?: Metrics;
@@ -66,6 +71,7 @@ export class Controller {
   readonly #reconciler: Reconciler;
   readonly #log: Logger;
   readonly #workers: number;
+  readonly #highOnlyWorkers: number;
   readonly #metrics: Metrics | undefined;
   readonly #fence: Fence | undefined;
   #running: Promise<void>[] = [];
@@ -75,6 +81,7 @@ export class Controller {
     this.#reconciler = opts.reconciler;
     this.#log = opts.log.child({ controller: opts.name });
     this.#workers = Math.max(1, opts.workers ?? 1);
+    this.#highOnlyWorkers = Math.max(0, opts.highOnlyWorkers ?? 0);
     this.#metrics = opts.metrics;
     this.#fence = opts.fence;
     this.queue = new WorkQueue({
@@ -94,8 +101,9 @@ export class Controller {
   /** Starts the workers; does nothing if already started. */
   start(): void {
     if (this.#running.length > 0) return;
-    this.#log.info("starting controller", { workers: this.#workers });
-    for (let i = 0; i < this.#workers; i++) this.#running.push(this.#work());
+    this.#log.info("starting controller", { workers: this.#workers, highOnlyWorkers: this.#highOnlyWorkers });
+    for (let i = 0; i < this.#workers; i++) this.#running.push(this.#work(false));
+    for (let i = 0; i < this.#highOnlyWorkers; i++) this.#running.push(this.#work(true));
   }
 
   /**
@@ -110,9 +118,9 @@ export class Controller {
     return drained;
   }
 
-  async #work(): Promise<void> {
+  async #work(highOnly: boolean): Promise<void> {
     for (;;) {
-      const key = await this.queue.get();
+      const key = await this.queue.get(highOnly);
       if (key === undefined) return;
       try {
         await this.#process(key);

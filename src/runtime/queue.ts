@@ -56,7 +56,7 @@ export class WorkQueue {
   readonly #processing = new Map<string, number>();
   readonly #enqueuedAt = new Map<string, number>();
   readonly #waiting = new Map<string, Waiting>();
-  readonly #getters: Array<(key: string | undefined) => void> = [];
+  readonly #getters: Array<{ resolve: (key: string | undefined) => void; highOnly: boolean }> = [];
   readonly #drainers: Array<() => void> = [];
   readonly #backoff: ItemBackoff;
   readonly #observer: QueueObserver | undefined;
@@ -133,12 +133,14 @@ export class WorkQueue {
 
   /**
    * Resolves with the next key, waiting while the queue is empty; the key counts as processing until
-   * `done(key)`. Resolves `undefined` once the queue is shut down.
+   * `done(key)`. With `highOnly`, only keys of the high lane are handed out (a worker kept free for
+   * work a person waits for). Resolves `undefined` once the queue is shut down.
    */
-  get(): Promise<string | undefined> {
+  get(highOnly = false): Promise<string | undefined> {
     if (this.#shuttingDown) return Promise.resolve(undefined);
-    if (this.#size > 0) return Promise.resolve(this.#take());
-    return new Promise((resolve) => this.#getters.push(resolve));
+    const lane = this.#nextLane();
+    if (lane === "high" || (lane === "low" && !highOnly)) return Promise.resolve(this.#take(lane));
+    return new Promise((resolve) => this.#getters.push({ resolve, highOnly }));
   }
 
   /** Marks `key` as processed; if it was added meanwhile, it is queued again. */
@@ -176,7 +178,7 @@ export class WorkQueue {
     this.#dirty.clear();
     this.#enqueuedAt.clear();
     this.#observer?.depth(0);
-    for (const getter of this.#getters.splice(0)) getter(undefined);
+    for (const getter of this.#getters.splice(0)) getter.resolve(undefined);
   }
 
   /**
@@ -202,24 +204,37 @@ export class WorkQueue {
     this.#wake();
   }
 
-  /** Hands a queued key to a waiting `get()`, if any. */
+  /** Hands queued keys to waiting `get()`s: a high key preferably to a high-only getter, a low key only to the others. */
   #wake(): void {
-    const getter = this.#size > 0 ? this.#getters.shift() : undefined;
-    if (getter !== undefined) getter(this.#take());
-    else this.#observer?.depth(this.#size);
+    for (;;) {
+      const lane = this.#nextLane();
+      if (lane === undefined || this.#getters.length === 0) break;
+      let index = lane === "high" ? this.#getters.findIndex((g) => g.highOnly) : -1;
+      if (index < 0) index = this.#getters.findIndex((g) => !g.highOnly);
+      if (index < 0) break;
+      const [getter] = this.#getters.splice(index, 1);
+      getter!.resolve(this.#take(lane));
+    }
+    this.#observer?.depth(this.#size);
   }
 
-  #take(): string {
-    // High lane first; an entry whose key was promoted, or already handed out, is stale and skipped.
-    let key: string | undefined;
+  /** True when `key` at the head of `lane` is really waiting there (entries of promoted or handed-out keys are stale). */
+  #valid(key: string, lane: Priority): boolean {
+    return this.#priority.get(key) === lane && this.#dirty.has(key) && !this.#processing.has(key);
+  }
+
+  /** The lane of the next key to hand out (high first), dropping stale entries on the way; undefined when empty. */
+  #nextLane(): Priority | undefined {
     for (const lane of ["high", "low"] as const) {
       const queue = this.#lanes[lane];
-      while (key === undefined && queue.length > 0) {
-        const candidate = queue.shift() as string;
-        if (this.#priority.get(candidate) === lane && this.#dirty.has(candidate) && !this.#processing.has(candidate)) key = candidate;
-      }
-      if (key !== undefined) break;
+      while (queue.length > 0 && !this.#valid(queue[0]!, lane)) queue.shift();
+      if (queue.length > 0) return lane;
     }
+    return undefined;
+  }
+
+  #take(lane: Priority): string {
+    const key = this.#lanes[lane].shift();
     if (key === undefined) throw new Error("work queue: no key to take");
     this.#size--;
     this.#priority.delete(key);

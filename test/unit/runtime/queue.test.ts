@@ -297,6 +297,29 @@ describe("WorkQueue", () => {
       expect(await drain(q)).to.deep.equal(["x", "y"]);
     });
 
+    it("gives a high-only getter high keys only, and prefers it for them", async () => {
+      const q = make();
+      const general = q.get();
+      const reserved = q.get(true);
+      q.add("resync", "low");
+      expect(await general).to.equal("resync");
+      let got: string | undefined;
+      void reserved.then((k) => (got = k));
+      q.add("other", "low");
+      await sleep(5);
+      expect(got, "a low key never goes to the high-only getter").to.equal(undefined);
+      q.add("regen");
+      expect(await reserved).to.equal("regen");
+      // Only a low key is left: a high-only getter waits, until that key is asked for as high.
+      const next = q.get(true);
+      let second: string | undefined;
+      void next.then((k) => (second = k));
+      await sleep(5);
+      expect(second).to.equal(undefined);
+      q.add("other");
+      expect(await next).to.equal("other");
+    });
+
     it("wakes a waiting get() with a key promoted to the high lane", async () => {
       const q = make();
       const waiting = q.get();
