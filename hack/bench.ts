@@ -18,6 +18,8 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: "4" },
     regenerations: { type: "string", default: "20" },
     resync: { type: "string" },
+    "heap-snapshot": { type: "string" },
+    "node-options": { type: "string" },
     "skip-floor": { type: "boolean", default: false },
   },
 });
@@ -56,6 +58,10 @@ const env = {
   WSDB_LEADER_ELECTION: "false",
 };
 const script = join(REPO_ROOT, "dist", "main.js");
+// --node-options: NODE_OPTIONS of the operator only (V8 heap flags, say); --heap-snapshot DIR: the operator
+// writes a heap snapshot there (after a full GC) at each steady state.
+const nodeOptions = [args["node-options"] ?? "", args["heap-snapshot"] === undefined ? "" : `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${args["heap-snapshot"]}`];
+if (nodeOptions.some((o) => o !== "")) Object.assign(env, { NODE_OPTIONS: nodeOptions.join(" ").trim() });
 const port = await freePort();
 Object.assign(env, { WSDB_METRICS_PORT: String(port) });
 /** Starts the operator and waits until it serves its metrics. */
@@ -169,6 +175,11 @@ for (const n of sizes) {
   out(`P3 resync of ${total} objects: ${p1.passes - p0.passes} passes over ${resync.seconds.toFixed(1)} s (period ${resyncMs / 1000} s); ${perObject(resync, total)}`);
   const rss = rssOf(operator.proc.child.pid!);
   steady.push({ objects: total, rss: rss.rss });
+  if (args["heap-snapshot"] !== undefined) {
+    operator.proc.child.kill("SIGUSR2");
+    await sleep(15_000);
+    out(`   heap snapshot written to ${args["heap-snapshot"]} (node hack/bench/heap-summary.ts FILE summarises it)`);
+  }
   out(`P4 memory: peak ${Math.max(peak, rss.peak).toFixed(0)} MB during the burst; steady ${rss.rss.toFixed(0)} MB at ${total} objects (V8 heap used ${p1.heapMb.toFixed(0)} MB of ${p1.heapTotalMb.toFixed(0)} MB, external ${p1.externalMb.toFixed(0)} MB)`);
 
   // P2: regenerations while the next full resync runs.
