@@ -15,6 +15,8 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 # Runtime: compiled code and production dependencies only, as the unprivileged "node" user (uid 1000).
 FROM node:24-slim
 ENV NODE_ENV=production
+# V8 heap flags: flat resident memory through bursts (docs/performance.md); the chart sets them too.
+ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=256"
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
