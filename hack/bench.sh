@@ -8,9 +8,6 @@ cd "$(dirname "$0")/.."
 source hack/lib/node.sh
 wsdb_ensure_node
 wsdb_ensure_deps "$PWD"
-if [[ -z "${WSDB_KUBECONFIG:-}" ]]; then
-  WSDB_BIN_DIR="$(bash hack/build-binaries.sh)"
-  export WSDB_BIN_DIR
-fi
+wsdb_ensure_ground_binaries
 npm run --silent build
 exec node hack/bench.ts "$@"

@@ -10,10 +10,7 @@ source hack/lib/node.sh
 wsdb_ensure_node
 wsdb_ensure_deps "$PWD"
 
-if [[ -z "${WSDB_KUBECONFIG:-}" ]]; then
-  WSDB_BIN_DIR="$(bash hack/build-binaries.sh)"
-  export WSDB_BIN_DIR
-fi
+wsdb_ensure_ground_binaries
 
 wsdb_log "type check"
 npm run --silent typecheck

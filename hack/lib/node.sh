@@ -44,3 +44,12 @@ wsdb_ensure_deps() {
     echo "$want" >"$stamp"
   fi
 }
+
+# Exports WSDB_BIN_DIR (kube-apiserver, kube-controller-manager, etcd, helm; built once and cached)
+# unless an existing cluster is used (WSDB_KUBECONFIG).
+wsdb_ensure_ground_binaries() {
+  if [[ -z "${WSDB_KUBECONFIG:-}" ]]; then
+    WSDB_BIN_DIR="$(bash "$(dirname "${BASH_SOURCE[0]}")/../build-binaries.sh")"
+    export WSDB_BIN_DIR
+  fi
+}
