@@ -73,7 +73,8 @@ describe("postgres provisioning (integration)", function () {
     created.push(ws);
     ws.desired.extensions = ["pgcrypto"];
     const result = await server.convergeWorkspace(ws.desired);
-    expect(result.state.inside!.extensions).to.deep.include({ name: "pgcrypto", schema: "extensions" });
+    // A created database is not inspected again in the same pass: look now.
+    expect((await server.inspectWorkspace(ws.names)).inside!.extensions).to.deep.include({ name: "pgcrypto", schema: "extensions" });
     expect(result.applied.filter((s) => s.sql.includes("EXTENSION"))).to.have.length(1);
     const [row] = await superQuery<{ schema: string; owner: string }>(
       "SELECT n.nspname AS schema, pg_get_userbyid(n.nspowner) AS owner FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'pgcrypto'", [], ws.names.database,
