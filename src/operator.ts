@@ -23,6 +23,7 @@ import {
 import type { Settings } from "./config/settings.ts";
 import { reconcileServer } from "./controllers/server.ts";
 import { ServerRegistry } from "./controllers/servers.ts";
+import { LoginChecks } from "./controllers/login-checks.ts";
 import { reconcileWorkspace } from "./controllers/workspace.ts";
 import { withCachedReads } from "./kube/cached.ts";
 import { createKubeClient } from "./kube/client.ts";
@@ -120,6 +121,8 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
   });
 
   const observer = observeWorkspaces(metrics);
+  // Each login is checked at most every half resync period, within a budget per server and minute.
+  const loginChecks = new LoginChecks({ perMinute: settings.postgres.passwordChecksPerMinute, minIntervalMs: settings.resyncPeriod / 2 });
   const workspaceController = new Controller({
     name: "workspacedatabase",
     workers: settings.workers,
@@ -139,6 +142,7 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
             now: () => new Date(),
             newPassword: () => generatePassword(settings.passwordLength),
             verifier: (password) => scramSha256VerifierAsync(password),
+            loginChecks,
             observe: observer.observe,
           },
           namespace,

@@ -36,6 +36,11 @@ export interface Settings {
     statementTimeout: number;
     /** Server-side lock_timeout of every operator session, ms (at most statementTimeout). */
     lockTimeout: number;
+    /**
+     * Logins per minute and DatabaseServer that check settled workspaces' passwords for drift (each
+     * login at most once per resync period); 0 checks only logins whose Secret changed.
+     */
+    passwordChecksPerMinute: number;
   };
   /** Per-object retry back-off of failed reconciles, ms. */
   backoff: { base: number; max: number };
@@ -60,7 +65,7 @@ export const DEFAULT_SETTINGS: Settings = {
     retryPeriod: 2_000,
   },
   passwordLength: 32,
-  postgres: { maxConnectionsPerServer: 4, connectTimeout: 10_000, statementTimeout: 15_000, lockTimeout: 5_000 },
+  postgres: { maxConnectionsPerServer: 4, connectTimeout: 10_000, statementTimeout: 15_000, lockTimeout: 5_000, passwordChecksPerMinute: 60 },
   backoff: { base: 5, max: 1_000_000 },
   shutdownTimeout: 30_000,
 };
@@ -108,12 +113,13 @@ export const settingsSchema = {
     postgres: {
       type: "object",
       additionalProperties: false,
-      required: ["maxConnectionsPerServer", "connectTimeout", "statementTimeout", "lockTimeout"],
+      required: ["maxConnectionsPerServer", "connectTimeout", "statementTimeout", "lockTimeout", "passwordChecksPerMinute"],
       properties: {
         maxConnectionsPerServer: { type: "integer", minimum: 1, maximum: 100, description: "pooled connections per DatabaseServer" },
         connectTimeout: duration(100, 300_000, "PostgreSQL connect timeout"),
         statementTimeout: duration(100, 3_600_000, "server-side statement_timeout of the operator's sessions"),
         lockTimeout: duration(100, 3_600_000, "server-side lock_timeout of the operator's sessions"),
+        passwordChecksPerMinute: { type: "integer", minimum: 0, maximum: 100_000, description: "logins per minute and server checking settled passwords for drift" },
       },
     },
     backoff: {

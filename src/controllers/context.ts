@@ -5,6 +5,7 @@ import { checkDatabaseName, deriveDatabaseName, readOnlyRoleName } from "../post
 import { Reasons } from "./conditions.ts";
 import { ReconcileFailure } from "./failure.ts";
 import type { WorkspaceNames, WorkspaceRef } from "./ports.ts";
+import type { LoginChecks } from "./login-checks.ts";
 import type { ConnectionEndpoint } from "./secret.ts";
 import type { ServerRegistry } from "./servers.ts";
 
@@ -23,6 +24,8 @@ export interface WorkspaceDeps {
   newPassword: () => string;
   /** SCRAM-SHA-256 verifier of a password (computed off the event loop): the only form a password is sent to PostgreSQL in. */
   verifier: (password: string) => Promise<string>;
+  /** Which passes prove passwords by logging in (always after a change; periodically within a budget). */
+  loginChecks: LoginChecks;
   /** Called after each pass with the object's readiness and credentials (metrics). */
   observe?: (obj: WorkspaceDatabase, ready: boolean | undefined) => void;
 }

@@ -36,6 +36,8 @@ export interface CredentialOutcome {
   regenerated: boolean;
   /** The Secret (or its password) was missing and was created with a new password. */
   recreated: boolean;
+  /** The Secret's resourceVersion after this step: which content a login check proved. */
+  secretVersion: string;
 }
 
 /** Inputs of the Secret step. */
@@ -121,14 +123,15 @@ async function ensureFrom(ctx: CredentialContext, access: Access, username: stri
     { owner, access, endpoint: ctx.endpoint, database: ctx.database, username, password, passwordChangedAt: changedAt, handled: tokens },
     existing,
   );
+  let written = existing;
   if (!existing) {
     try {
-      await kube.createSecret(desired);
+      written = await kube.createSecret(desired);
     } catch (err) {
       if (cachedOnly && isConflict(err)) throw new SecretNameTaken(`Secret ${namespace}/${name} exists`, { cause: err });
       throw err;
     }
-  } else if (secretDiffers(existing, desired)) await kube.replaceSecret(desired);
+  } else if (secretDiffers(existing, desired)) written = await kube.replaceSecret(desired);
 
   return {
     access,
@@ -139,5 +142,6 @@ async function ensureFrom(ctx: CredentialContext, access: Access, username: stri
     handledToken: tokens.last,
     regenerated: regenerate && !recreated,
     recreated,
+    secretVersion: written?.metadata?.resourceVersion ?? "",
   };
 }

@@ -28,6 +28,8 @@ export async function finalizeWorkspace(deps: WorkspaceDeps, obj: WorkspaceDatab
     const owned = await provenOwned(deps, sql, obj, names);
     if (obj.spec.deletionPolicy === "Delete") await dropOwned(deps, sql, obj, names, owned);
     else await retainOwned(deps, sql, obj, names, owned);
+    sql.forgetWorkspace(names.database);
+    for (const role of [names.readWrite, names.readOnly]) deps.loginChecks.forget(server.metadata.name, role);
   }
   for (const access of ["read-write", "read-only"] as const) await deleteOwnSecret(deps, obj, access);
   try {

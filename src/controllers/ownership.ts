@@ -6,7 +6,7 @@ import { parseMarker } from "../postgres/marker.ts";
 import { Reasons } from "./conditions.ts";
 import { workspaceRef, type WorkspaceDeps } from "./context.ts";
 import { ReconcileFailure } from "./failure.ts";
-import type { ClaimFacts, Log, MarkedPart, ServerSql, WorkspaceNames } from "./ports.ts";
+import type { Log, MarkedPart, ServerSql, SharedRead, WorkspaceNames } from "./ports.ts";
 
 /** How long a Conflict waits before the next look (a person has to act; edits of the object come sooner). */
 const CONFLICT_RETRY_MS = 120_000;
@@ -16,15 +16,24 @@ export function adoptableDatabases(annotations: Readonly<Record<string, string>>
   return new Set((annotations[ANNOTATION_ADOPT] ?? "").split(/[\s,]+/).filter((d) => d !== ""));
 }
 
+/** How a workspace is ours, the shared facts that decided it, and whether markers were written since. */
+export interface Claimed {
+  how: ClaimHow;
+  shared: SharedRead;
+  marked: boolean;
+}
+
 /**
  * Decides whether `obj` may use `names` on `server` and writes the markers that makes it so (roles
  * before the database). Nothing is written on a conflict: the ReconcileFailure (Conflict) thrown names
- * who owns what, or what the platform team must do to allow an adoption. Returns how the workspace
- * is ours and the facts it decided on; Events say when it was adopted or migrated from 0.1.
+ * who owns what, or what the platform team must do to allow an adoption. With `allowSnapshot` the
+ * facts may come from the server's snapshot; markers are only ever written after a fresh read. Events
+ * say when it was adopted or migrated from 0.1.
  */
-export async function claimWorkspace(deps: WorkspaceDeps, sql: ServerSql, server: DatabaseServer, obj: WorkspaceDatabase, names: WorkspaceNames, log: Log): Promise<{ how: ClaimHow; facts: ClaimFacts }> {
+export async function claimWorkspace(deps: WorkspaceDeps, sql: ServerSql, server: DatabaseServer, obj: WorkspaceDatabase, names: WorkspaceNames, log: Log, allowSnapshot = false): Promise<Claimed> {
   const owner = workspaceRef(obj);
-  const facts = await sql.claimFacts(names);
+  const shared = await sql.sharedFacts(names, allowSnapshot);
+  const facts = shared.facts.claim;
   const named = obj.spec.databaseName === names.database;
   // Only an unmarked database (or one marked by 0.1) needs the Namespace and the admin roles: read them only then.
   const dbMarker = facts.database === null ? undefined : parseMarker(facts.database.comment);
@@ -38,6 +47,7 @@ export async function claimWorkspace(deps: WorkspaceDeps, sql: ServerSql, server
   if (claim.kind === "conflict") {
     throw new ReconcileFailure(Reasons.Conflict, `${claim.message}; nothing was changed`, { kind: "after", ms: CONFLICT_RETRY_MS });
   }
+  if (claim.mark.length > 0 && !shared.fresh) return claimWorkspace(deps, sql, server, obj, names, log, false);
   if (claim.mark.length > 0) {
     await markParts(sql, owner, names, claim.mark, server);
     log.info("wrote ownership markers", { parts: claim.mark, how: claim.how });
@@ -47,7 +57,7 @@ export async function claimWorkspace(deps: WorkspaceDeps, sql: ServerSql, server
   } else if (claim.how === "migrated") {
     deps.kube.recordEvent(obj, "Normal", "Migrated", `marked logins "${names.readWrite}" and "${names.readOnly}" of database "${names.database}" (provisioned by 0.1) as owned by this object; no password changed`);
   }
-  return { how: claim.how, facts };
+  return { how: claim.how, shared, marked: claim.mark.length > 0 };
 }
 
 /** The parts of `names` that markers prove belong to `obj` (for deletion). */

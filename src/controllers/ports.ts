@@ -5,9 +5,10 @@ import type { ClaimFacts } from "../postgres/claim.ts";
 import type { LoginOutcome } from "../postgres/login-probe.ts";
 import type { MarkedPart, WorkspaceRef } from "../postgres/marker.ts";
 import type { ServerEndpoint } from "../postgres/server.ts";
+import type { SharedRead } from "../postgres/snapshot.ts";
 import type { DesiredWorkspace, WorkspaceNames } from "../postgres/state.ts";
 
-export type { ClaimFacts, DesiredWorkspace, LoginOutcome, MarkedPart, ServerEndpoint, ServerInfo, WorkspaceNames, WorkspaceRef };
+export type { ClaimFacts, DesiredWorkspace, LoginOutcome, MarkedPart, ServerEndpoint, ServerInfo, SharedRead, WorkspaceNames, WorkspaceRef };
 
 /** What one provisioning pass did. */
 export interface ProvisionResult {
@@ -24,12 +25,19 @@ export interface ServerSql {
   serverInfo(): Promise<ServerInfo>;
   /** Privileges the admin role lacks (e.g. `CREATEDB`); empty when it has all it needs. */
   missingAdminPrivileges(): Promise<string[]>;
-  /** Markers and privileged attributes of the database and both roles (one catalog query). */
+  /** Markers and privileged attributes of the database and both roles, read now (one catalog query). */
   claimFacts(names: WorkspaceNames): Promise<ClaimFacts>;
+  /**
+   * Markers, attributes and state of the database and both roles: read now, or (`allowSnapshot`) from
+   * a snapshot of the server's shared catalogs up to 30 s old — then nothing may be written on them.
+   */
+  sharedFacts(names: WorkspaceNames, allowSnapshot: boolean): Promise<SharedRead>;
+  /** Leaves a deleted workspace out of later snapshots. */
+  forgetWorkspace(database: string): void;
   /** Writes the ownership markers of `parts` (in the order given) for `owner`. */
   mark(owner: WorkspaceRef, names: WorkspaceNames, parts: readonly MarkedPart[]): Promise<void>;
-  /** Brings the workspace to `desired`. */
-  provision(desired: DesiredWorkspace): Promise<ProvisionResult>;
+  /** Brings the workspace to `desired`, starting from `shared` when given (re-read before any change if not fresh). */
+  provision(desired: DesiredWorkspace, shared?: SharedRead): Promise<ProvisionResult>;
   /** Logs in as `role` to `database` with `password` (SCRAM-SHA-256 only) and says what that proved. */
   probeLogin(database: string, role: string, password: string): Promise<LoginOutcome>;
   /** Sets a role's password from its SCRAM verifier, from the maintenance database. */

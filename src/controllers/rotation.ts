@@ -46,9 +46,10 @@ export async function rotate(deps: WorkspaceDeps, sql: ServerSql, obj: Workspace
  * resets it from the Secret when the server says the password is wrong (28P01). A login refused after
  * authentication (connection limit reached, no CONNECT, NOLOGIN) proves the password right; a refusal
  * before authentication (pg_hba, server full) proves nothing and changes nothing. A server that asks for
- * a cleartext or MD5 password gets none: ReconcileFailure InsecureAuthentication.
+ * a cleartext or MD5 password gets none: ReconcileFailure InsecureAuthentication. `beforeWrite` runs
+ * before a password is reset.
  */
-export async function verifyLogin(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, database: string, outcome: CredentialOutcome, log: Log): Promise<void> {
+export async function verifyLogin(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, database: string, outcome: CredentialOutcome, log: Log, beforeWrite: () => Promise<void> = async () => undefined): Promise<void> {
   const result = await sql.probeLogin(database, outcome.username, outcome.password);
   switch (result.kind) {
     case "accepted":
@@ -58,6 +59,8 @@ export async function verifyLogin(deps: WorkspaceDeps, sql: ServerSql, obj: Work
       log.info("login check proved nothing (refused before authentication); password left as it is", { access: outcome.access, code: result.code, reason: result.message });
       return;
     case "wrongPassword":
+      // Ownership may have been judged from a snapshot: it is decided on a fresh read before writing.
+      await beforeWrite();
       await sql.setPassword(outcome.username, await deps.verifier(outcome.password));
       log.info("password of role did not match its Secret; reset from the Secret", { access: outcome.access });
       deps.kube.recordEvent(obj, "Normal", "PasswordReset", `the ${label(outcome)} login's password did not match Secret ${outcome.secretName}; set it from the Secret`);

@@ -103,7 +103,13 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   await checkAdmin(sql, server);
   const names = workspaceNames(obj);
   const now = deps.now();
-  const { facts } = await claimWorkspace(deps, sql, server, obj, names, log);
+  // A settled workspace (Ready for its current spec) may be judged from the server's snapshot of its
+  // shared catalogs; anything to write is decided again on a fresh read first.
+  const settled = isSettled(obj, server.metadata.name, names.database);
+  let claimed = await claimWorkspace(deps, sql, server, obj, names, log, settled);
+  const freshen = async (): Promise<void> => {
+    if (!claimed.shared.fresh) claimed = await claimWorkspace(deps, sql, server, obj, names, log, false);
+  };
 
   const context = { kube: deps.kube, owner: obj, endpoint: endpointOf(server), database: names.database, now, newPassword: deps.newPassword };
   const readWrite = await ensureCredentialSecret(context, "read-write", names.readWrite);
@@ -111,9 +117,12 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
 
   // Rotation first, before and independent of every other step.
   const rotated: CredentialOutcome[] = [];
+  if (pendingChange(obj, readWrite) || pendingChange(obj, readOnly)) await freshen();
+  const facts = claimed.shared.facts.claim;
   for (const [outcome, exists] of [[readWrite, facts.readWrite !== null], [readOnly, facts.readOnly !== null]] as const) {
     if (exists && pendingChange(obj, outcome)) {
       await rotate(deps, sql, obj, outcome, log);
+      deps.loginChecks.checked(server.metadata.name, outcome.username, outcome.secretVersion);
       rotated.push(outcome);
     }
   }
@@ -129,11 +138,14 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
     idleInTransactionSessionTimeout: obj.spec.idleInTransactionSessionTimeout ?? SPEC_DEFAULTS.idleInTransactionSessionTimeout,
     extensions: obj.spec.extensions ?? [],
     verifiers: await preparedVerifiers(deps, facts, readWrite, readOnly),
-  });
+  }, claimed.marked ? undefined : claimed.shared);
   if (result.statements > 0) log.info("applied SQL changes", { statements: result.statements, database: names.database });
 
+  const quiet = settled && result.statements === 0;
   for (const outcome of [readWrite, readOnly]) {
-    if (!rotated.includes(outcome)) await verifyLogin(deps, sql, obj, names.database, outcome, log);
+    if (rotated.includes(outcome) || !deps.loginChecks.due(server.metadata.name, outcome.username, outcome.secretVersion, quiet)) continue;
+    await verifyLogin(deps, sql, obj, names.database, outcome, log, freshen);
+    deps.loginChecks.checked(server.metadata.name, outcome.username, outcome.secretVersion);
   }
 
   const status: WorkspaceDatabaseStatus = {
@@ -155,6 +167,13 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   await writeStatus(deps.kube, obj, status);
   deps.observe?.({ ...obj, status }, true);
   return {};
+}
+
+/** Ready for its current generation, on `server`, with `database` recorded: a resync pass is expected to change nothing. */
+function isSettled(obj: WorkspaceDatabase, server: string, database: string): boolean {
+  const ready = findCondition(obj.status?.conditions, READY);
+  return ready?.status === "True" && obj.status?.observedGeneration === obj.metadata.generation &&
+    obj.status?.server === server && obj.status?.database === database;
 }
 
 /**

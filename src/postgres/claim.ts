@@ -1,6 +1,5 @@
-// Who owns a workspace's database and roles: the catalog facts (one query) and the pure decisions on them.
+// Who owns a workspace's database and roles: the catalog facts (read by shared.ts) and the pure decisions on them.
 import { marks, parseMarker, sameWorkspace, type MarkedPart, type Marker, type WorkspaceRef } from "./marker.ts";
-import type { ServerAccess } from "./queryable.ts";
 import type { WorkspaceNames } from "./state.ts";
 
 /** The database as the claim sees it. */
@@ -72,92 +71,6 @@ export type Claim =
 
 /** Annotation on a Namespace, set by the platform team, naming databases its WorkspaceDatabases may adopt. */
 export const ADOPT_ANNOTATION = "workspacedb.io/adopt";
-
-const CLAIM_QUERY = `
-SELECT
-  (SELECT row_to_json(x) FROM (
-     SELECT shobj_description(d.oid, 'pg_database') AS comment, d.datistemplate AS is_template,
-            d.datallowconn AS allow_connections, d.datname = current_database() AS is_maintenance,
-            pg_get_userbyid(d.datdba) AS owner, pg_has_role(current_user, d.datdba, 'USAGE') AS admin_acts_as_owner
-     FROM pg_database d WHERE d.datname = $1) x) AS database,
-  (SELECT json_object_agg(x.name, x) FROM (
-     SELECT r.rolname AS name, shobj_description(r.oid, 'pg_authid') AS comment, r.rolsuper AS superuser,
-            r.rolcreaterole AS create_role, r.rolcreatedb AS create_db, r.rolreplication AS replication,
-            r.rolbypassrls AS bypass_rls, r.rolname = current_user AS is_current_user, r.rolcanlogin AS can_login,
-            coalesce((SELECT array_agg(DISTINCT g.rolname::text) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-                      WHERE m.member = r.oid), '{}') AS member_of,
-            coalesce((SELECT array_agg(DISTINCT g.rolname::text) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.member
-                      WHERE m.roleid = r.oid AND g.rolname <> current_user), '{}') AS members,
-            coalesce((SELECT array_agg(DISTINCT coalesce(od.datname::text, '(server-wide)')) FROM pg_shdepend s
-                      LEFT JOIN pg_database od ON od.oid = s.dbid
-                      WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = r.oid
-                        AND s.dbid IS DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = $1)
-                        AND NOT (s.dbid = 0 AND s.classid = 'pg_database'::regclass
-                                 AND s.objid IS NOT DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = $1))), '{}') AS used_elsewhere
-     FROM pg_roles r WHERE r.rolname IN ($2, $3)) x) AS roles`;
-
-interface DatabaseRow {
-  comment: string | null;
-  is_template: boolean;
-  allow_connections: boolean;
-  is_maintenance: boolean;
-  owner: string;
-  admin_acts_as_owner: boolean;
-}
-
-interface RoleRow {
-  comment: string | null;
-  superuser: boolean;
-  create_role: boolean;
-  create_db: boolean;
-  replication: boolean;
-  bypass_rls: boolean;
-  is_current_user: boolean;
-  member_of: string[];
-  can_login: boolean;
-  members: string[];
-  used_elsewhere: string[];
-}
-
-/** Reads the claim facts of a workspace's three names in one query on the maintenance database. */
-export async function inspectClaim(server: ServerAccess, names: WorkspaceNames): Promise<ClaimFacts> {
-  const rows = await server.query<{ database: DatabaseRow | null; roles: Record<string, RoleRow> | null }>(
-    `reading the owners of database ${names.database} and its logins`,
-    CLAIM_QUERY,
-    [names.database, names.readWrite, names.readOnly],
-  );
-  const row = rows[0];
-  const db = row?.database ?? null;
-  const role = (name: string): RoleFacts | null => {
-    const r = row?.roles?.[name];
-    if (r === undefined) return null;
-    return {
-      comment: r.comment,
-      superuser: r.superuser,
-      createRole: r.create_role,
-      createDb: r.create_db,
-      replication: r.replication,
-      bypassRls: r.bypass_rls,
-      isCurrentUser: r.is_current_user,
-      memberOf: r.member_of,
-      canLogin: r.can_login,
-      members: r.members,
-      usedElsewhere: r.used_elsewhere,
-    };
-  };
-  return {
-    database: db === null ? null : {
-      comment: db.comment,
-      isTemplate: db.is_template,
-      allowConnections: db.allow_connections,
-      isMaintenance: db.is_maintenance,
-      owner: db.owner,
-      adminActsAsOwner: db.admin_acts_as_owner,
-    },
-    readWrite: role(names.readWrite),
-    readOnly: role(names.readOnly),
-  };
-}
 
 /**
  * Why a role that carries no marker may never be adopted, or null when it may: it is some server's

@@ -2,7 +2,7 @@
 import pg from "pg";
 import { checkAdminPrivileges, serverInfo } from "./admin.ts";
 import type { ServerInfo } from "./admin.ts";
-import { inspectClaim, type ClaimFacts } from "./claim.ts";
+import type { ClaimFacts } from "./claim.ts";
 import { classifyPgError, PostgresError } from "./errors.ts";
 import { Limiter } from "./limiter.ts";
 import { disableLogin, setPassword, terminateSessions } from "./login.ts";
@@ -10,6 +10,8 @@ import { probeLogin, type LoginOutcome } from "./login-probe.ts";
 import { formatMarker, type MarkedPart, type WorkspaceRef } from "./marker.ts";
 import { misplacedExtensions } from "./plan.ts";
 import type { Queryable, ServerAccess } from "./queryable.ts";
+import { readSharedFacts } from "./shared.ts";
+import { SharedSnapshot, type SharedRead } from "./snapshot.ts";
 import * as sql from "./sql.ts";
 import type { DesiredWorkspace, WorkspaceNames, WorkspaceState } from "./state.ts";
 import { dropDatabase, dropRole } from "./teardown.ts";
@@ -89,6 +91,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
   readonly #perDatabase: Limiter;
   readonly #options: Required<Omit<ServerConnectionOptions, "onIdleError">>;
   #privileges: { at: number; missing: string[] } | undefined;
+  readonly #shared = new SharedSnapshot((workspaces) => readSharedFacts(this, workspaces));
 
   private constructor(endpoint: ServerEndpoint, options: ServerConnectionOptions) {
     this.endpoint = endpoint;
@@ -207,9 +210,22 @@ export class ServerConnection implements ServerAccess, ServerSql {
     return this.#privileges.missing;
   }
 
-  /** Markers and attributes of a workspace's database and roles. */
-  claimFacts(names: WorkspaceNames): Promise<ClaimFacts> {
-    return inspectClaim(this, names);
+  /** Markers and attributes of a workspace's database and roles, read now. */
+  async claimFacts(names: WorkspaceNames): Promise<ClaimFacts> {
+    return (await this.#shared.read(names, false)).facts.claim;
+  }
+
+  /**
+   * Markers, attributes and state of a workspace's database and roles: read now, or (`allowSnapshot`)
+   * from this server's snapshot of every workspace seen, at most 30 s old (see snapshot.ts).
+   */
+  sharedFacts(names: WorkspaceNames, allowSnapshot: boolean): Promise<SharedRead> {
+    return this.#shared.read(names, allowSnapshot);
+  }
+
+  /** Leaves a deleted workspace out of later snapshots. */
+  forgetWorkspace(database: string): void {
+    this.#shared.forget(database);
   }
 
   /**
@@ -237,9 +253,9 @@ export class ServerConnection implements ServerAccess, ServerSql {
     }
   }
 
-  /** Inspects, plans and applies until the workspace is in place. */
-  async provision(desired: DesiredWorkspace): Promise<ProvisionResult> {
-    const result = await this.convergeWorkspace(desired);
+  /** Inspects (starting from `shared` when given), plans and applies until the workspace is in place. */
+  async provision(desired: DesiredWorkspace, shared?: SharedRead): Promise<ProvisionResult> {
+    const result = await this.convergeWorkspace(desired, shared === undefined ? {} : { shared });
     return { statements: result.applied.length, misplacedExtensions: misplacedExtensions(result.state.inside, desired) };
   }
 
@@ -249,8 +265,8 @@ export class ServerConnection implements ServerAccess, ServerSql {
   }
 
   /** Inspects, plans and applies until the plan is empty (at most `maxPasses`); returns what was applied. */
-  convergeWorkspace(desired: DesiredWorkspace, maxPasses?: number): Promise<ConvergeResult> {
-    return convergeWorkspace(this, desired, maxPasses);
+  convergeWorkspace(desired: DesiredWorkspace, options?: Parameters<typeof convergeWorkspace>[2]): Promise<ConvergeResult> {
+    return convergeWorkspace(this, desired, options);
   }
 
   /** Executes planned statements in order, each in its own database, outside transactions. */

@@ -1,10 +1,11 @@
 // Operations on a whole workspace: inspect, apply a plan, converge.
 import { classifyPgError, PostgresError } from "./errors.ts";
-import { inspectDatabase, inspectInside, inspectRole, currentUser } from "./inspect.ts";
+import { inspectInside } from "./inspect.ts";
 import { planWorkspace } from "./plan.ts";
+import { readSharedFacts, type SharedFacts } from "./shared.ts";
 import type { SqlStatement } from "./sql.ts";
 import type { DesiredWorkspace, WorkspaceNames, WorkspaceState } from "./state.ts";
-import type { Queryable, ServerAccess } from "./queryable.ts";
+import type { ServerAccess } from "./queryable.ts";
 
 /** What convergeWorkspace did: the statements applied (all passes) and the final observed state. */
 export interface ConvergeResult {
@@ -12,16 +13,13 @@ export interface ConvergeResult {
   state: WorkspaceState;
 }
 
-/** Observes one workspace: database and roles from the maintenance database, the rest from inside. */
-export async function inspectWorkspace(server: ServerAccess, names: WorkspaceNames): Promise<WorkspaceState> {
-  const context = `inspecting database ${names.database}`;
-  const inMaintenance: Queryable = {
-    query: async <R extends object>(text: string, values?: unknown[]) => ({ rows: await server.query<R>(context, text, values) }),
-  };
-  const admin = await currentUser(inMaintenance);
-  const database = await inspectDatabase(inMaintenance, names);
-  const readWrite = await inspectRole(inMaintenance, names.readWrite, names.database);
-  const readOnly = await inspectRole(inMaintenance, names.readOnly, names.database);
+/**
+ * Observes one workspace: database and roles from the maintenance database (or from `shared`, read
+ * earlier in the pass), privileges and extensions from inside the database — one query each.
+ */
+export async function inspectWorkspace(server: ServerAccess, names: WorkspaceNames, shared?: SharedFacts): Promise<WorkspaceState> {
+  const facts = shared ?? (await readSharedFacts(server, [names])).get(names.database)!;
+  const { admin, database, readWrite, readOnly } = facts;
   const inside = database?.adminCanConnect === true
     ? await server.withDatabase(names.database, (db) => inspectInside(db, names, admin))
     : null;
@@ -61,16 +59,29 @@ export async function applyPlan(server: ServerAccess, statements: readonly SqlSt
 }
 
 /**
- * Inspects, plans and applies until the plan is empty, at most `maxPasses` times (default 3). A plan
- * that created the database is complete by construction (it starts from template0, whose contents are
- * known), so it is not inspected again: the next resync verifies it. Throws PostgresError "Transient"
- * if the plan is still not empty after `maxPasses`.
+ * Inspects, plans and applies until the plan is empty, at most `maxPasses` times (default 3). The
+ * first inspection may start from `shared` facts read earlier (when `fresh` is false they may be up
+ * to a snapshot's age old: then a non-empty plan is re-planned from a fresh read before anything is
+ * applied). A plan that created the database is complete by construction (it starts from template0,
+ * whose contents are known), so it is not inspected again: the next resync verifies it. Throws
+ * PostgresError "Transient" if the plan is still not empty after `maxPasses`.
  */
-export async function convergeWorkspace(server: ServerAccess, desired: DesiredWorkspace, maxPasses = 3): Promise<ConvergeResult> {
+export async function convergeWorkspace(
+  server: ServerAccess,
+  desired: DesiredWorkspace,
+  options: { maxPasses?: number; shared?: { facts: SharedFacts; fresh: boolean } } = {},
+): Promise<ConvergeResult> {
+  const maxPasses = options.maxPasses ?? 3;
   const applied: SqlStatement[] = [];
+  let shared = options.shared;
   for (let pass = 0; pass < maxPasses; pass++) {
-    const state = await inspectWorkspace(server, desired.names);
-    const plan = planWorkspace(state, desired);
+    let state = await inspectWorkspace(server, desired.names, shared?.facts);
+    let plan = planWorkspace(state, desired);
+    if (plan.length > 0 && shared?.fresh === false) {
+      state = await inspectWorkspace(server, desired.names);
+      plan = planWorkspace(state, desired);
+    }
+    shared = undefined;
     if (plan.length === 0) return { applied, state };
     await applyPlan(server, plan);
     applied.push(...plan);

@@ -79,7 +79,7 @@ describe("loadSettings", () => {
     }, { cwd: dir });
     expect(s.leaderElection).to.include({ enabled: false, namespace: "ops", identity: "me" });
     expect(s.passwordLength).to.equal(64);
-    expect(s.postgres).to.deep.equal({ maxConnectionsPerServer: 8, connectTimeout: 2500, statementTimeout: 15_000, lockTimeout: 5_000 });
+    expect(s.postgres).to.deep.equal({ maxConnectionsPerServer: 8, connectTimeout: 2500, statementTimeout: 15_000, lockTimeout: 5_000, passwordChecksPerMinute: 60 });
     expect(s.backoff.max).to.equal(600_000);
   });
 

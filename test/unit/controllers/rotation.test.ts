@@ -18,7 +18,7 @@ function object(changedAt?: string): WorkspaceDatabase {
 function outcome(overrides: Partial<CredentialOutcome> = {}): CredentialOutcome {
   return {
     access: "read-write", username: "m", secretName: "m-rw", password: "p", passwordChangedAt: "2026-11-28T10:00:00Z",
-    handledToken: undefined, regenerated: false, recreated: false, ...overrides,
+    handledToken: undefined, regenerated: false, recreated: false, secretVersion: "1", ...overrides,
   };
 }
 
