@@ -91,7 +91,7 @@ export function rssOf(pid: number): { rss: number; peak: number } {
 }
 
 /** The operator's reconcile passes of WorkspaceDatabases and its work queue depth. */
-export async function operatorProgress(port: number): Promise<{ passes: number; depth: number; heapMb: number; heapTotalMb: number; externalMb: number }> {
+export async function operatorProgress(port: number): Promise<{ passes: number; depth: number; heapMb: number; heapTotalMb: number; externalMb: number; passwordChecks: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   return {
     passes: sumMetric(text, "workspacedb_reconcile_total", (l) => l.controller === "workspacedatabase"),
@@ -99,6 +99,7 @@ export async function operatorProgress(port: number): Promise<{ passes: number; 
     heapMb: sumMetric(text, "nodejs_heap_size_used_bytes") / 1e6,
     heapTotalMb: sumMetric(text, "nodejs_heap_size_total_bytes") / 1e6,
     externalMb: sumMetric(text, "nodejs_external_memory_bytes") / 1e6,
+    passwordChecks: sumMetric(text, "workspacedb_password_checks_total"),
   };
 }
 

@@ -10,6 +10,8 @@ export interface LoginChecksOptions {
    * gets its turn and none is starved).
    */
   minIntervalMs: number;
+  /** Told about every check `due` allows: after a change, or periodic (from the budget). */
+  onCheck?: (reason: "change" | "periodic") => void;
   now?: () => number;
 }
 
@@ -29,7 +31,8 @@ interface Checked {
  * first checks come from the budget.
  */
 export class LoginChecks {
-  readonly #o: Required<LoginChecksOptions>;
+  readonly #o: Required<Omit<LoginChecksOptions, "onCheck">>;
+  readonly #onCheck: (reason: "change" | "periodic") => void;
   readonly #checked = new Map<string, Checked>();
   /** Known logins per server (the length of a full round of checks). */
   readonly #known = new Map<string, number>();
@@ -37,6 +40,7 @@ export class LoginChecks {
 
   constructor(options: LoginChecksOptions) {
     this.#o = { now: Date.now, ...options };
+    this.#onCheck = options.onCheck ?? (() => undefined);
   }
 
   /**
@@ -46,7 +50,10 @@ export class LoginChecks {
   due(server: string, username: string, version: string, settled: boolean): boolean {
     const key = `${server}\u0000${username}`;
     const last = this.#checked.get(key);
-    if (!settled || (last !== undefined && last.version !== version)) return true;
+    if (!settled || (last !== undefined && last.version !== version)) {
+      this.#onCheck("change");
+      return true;
+    }
     const now = this.#o.now();
     if (last !== undefined && last.at > 0 && now - last.at < this.#interval(server)) return false;
     if (!this.#take(server, now)) {
@@ -54,6 +61,7 @@ export class LoginChecks {
       if (last === undefined) this.#record(server, key, { version, at: 0 });
       return false;
     }
+    this.#onCheck("periodic");
     return true;
   }
 

@@ -29,7 +29,7 @@ export interface ServerSql {
   claimFacts(names: WorkspaceNames): Promise<ClaimFacts>;
   /**
    * Markers, attributes and state of the database and both roles: read now, or (`allowSnapshot`) from
-   * a snapshot of the server's shared catalogs up to 30 s old — then nothing may be written on them.
+   * a snapshot of the server's shared catalogs (at most half a resync period old) — then nothing may be written on them.
    */
   sharedFacts(names: WorkspaceNames, allowSnapshot: boolean): Promise<SharedRead>;
   /** Leaves a deleted workspace out of later snapshots. */

@@ -59,6 +59,11 @@ export interface ServerConnectionOptions {
   fence?: () => void;
   /** Called with errors of idle pooled clients (e.g. the server restarted); they are dropped from the pool. */
   onIdleError?: (err: Error) => void;
+  /**
+   * How long a snapshot of the shared catalogs answers for settled workspaces (default 30 s); below the
+   * resync period, so that each resync reads a new one and drift is seen at the next resync.
+   */
+  snapshotMaxAgeMs?: number;
 }
 
 /**
@@ -89,9 +94,9 @@ export class ServerConnection implements ServerAccess, ServerSql {
   readonly endpoint: ServerEndpoint;
   readonly #pool: pg.Pool;
   readonly #perDatabase: Limiter;
-  readonly #options: Required<Omit<ServerConnectionOptions, "onIdleError">>;
+  readonly #options: Required<Omit<ServerConnectionOptions, "onIdleError" | "snapshotMaxAgeMs">>;
   #privileges: { at: number; missing: string[] } | undefined;
-  readonly #shared = new SharedSnapshot((workspaces) => readSharedFacts(this, workspaces));
+  readonly #shared: SharedSnapshot;
 
   private constructor(endpoint: ServerEndpoint, options: ServerConnectionOptions) {
     this.endpoint = endpoint;
@@ -104,6 +109,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
       fence: options.fence ?? (() => undefined),
     };
     this.#perDatabase = new Limiter(this.#options.maxConnections);
+    this.#shared = new SharedSnapshot((workspaces) => readSharedFacts(this, workspaces), { maxAgeMs: options.snapshotMaxAgeMs ?? 30_000 });
     this.#pool = new pg.Pool({
       ...this.#adminConfig(endpoint.maintenanceDatabase),
       max: this.#options.maxConnections,
@@ -217,7 +223,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
 
   /**
    * Markers, attributes and state of a workspace's database and roles: read now, or (`allowSnapshot`)
-   * from this server's snapshot of every workspace seen, at most 30 s old (see snapshot.ts).
+   * from this server's snapshot of every workspace seen, at most `snapshotMaxAgeMs` old (see snapshot.ts).
    */
   sharedFacts(names: WorkspaceNames, allowSnapshot: boolean): Promise<SharedRead> {
     return this.#shared.read(names, allowSnapshot);

@@ -22,7 +22,9 @@ export type Access = "read-write" | "read-only";
  * - `workspacedb_databases{ready}`: WorkspaceDatabases by readiness (set by the reconciler);
  * - `workspacedb_credential_age_seconds{namespace,name,access}`: time since a password last changed
  *   (computed at scrape time from `trackCredential`);
- * - `workspacedb_leader`: 1 while this replica holds the lease, else 0.
+ * - `workspacedb_leader`: 1 while this replica holds the lease, else 0;
+ * - `workspacedb_password_checks_total{reason}`: logins that proved a password (`change`: after a
+ *   change or in a pass that changed something; `periodic`: the drift budget).
  */
 export interface Metrics {
   readonly registry: Registry;
@@ -36,6 +38,7 @@ export interface Metrics {
   readonly workDuration: Histogram<"name">;
   readonly databases: Gauge<"ready">;
   readonly leader: Gauge;
+  readonly passwordChecks: Counter<"reason">;
   /** Records when the password of one credential last changed; the age gauge derives from it. */
   trackCredential(namespace: string, name: string, access: Access, changedAt: Date): void;
   /** Removes both credentials of a WorkspaceDatabase from the age gauge (after deletion). */
@@ -105,6 +108,12 @@ export function createMetrics(registry: Registry): Metrics {
       registers,
     }),
     leader: new Gauge({ name: "workspacedb_leader", help: "1 while this replica is the leader, else 0.", registers }),
+    passwordChecks: new Counter({
+      name: "workspacedb_password_checks_total",
+      help: "Logins that proved a workspace password, by reason (change, periodic).",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
     trackCredential(namespace, name, access, at) {
       changedAt.set(`${namespace}/${name}/${access}`, { labels: { namespace, name, access }, at: at.getTime() });
     },
