@@ -10,6 +10,7 @@ import type { KubePort } from "../kube/client.ts";
 import { isConflict } from "../kube/errors.ts";
 import { Reasons } from "./conditions.ts";
 import { ReconcileFailure } from "./failure.ts";
+import { decidePassword, type PasswordDecision } from "./rotation.ts";
 import {
   SECRET_ANNOTATION_CHANGED_AT,
   SECRET_ANNOTATION_HANDLED,
@@ -32,10 +33,10 @@ export interface CredentialOutcome {
   password: string;
   passwordChangedAt: string;
   handledToken: string | undefined;
-  /** A regenerate annotation asked for a new password and the Secret now has it. */
-  regenerated: boolean;
-  /** The Secret (or its password) was missing and was created with a new password. */
-  recreated: boolean;
+  /** Whether the Secret kept its password or got a new one, and why (see decidePassword). */
+  change: PasswordDecision["password"];
+  /** The role must be given this password first (see decidePassword). */
+  rotate: boolean;
   /** The Secret's resourceVersion after this step: which content a login check proved. */
   secretVersion: string;
 }
@@ -91,33 +92,22 @@ async function ensureFrom(ctx: CredentialContext, access: Access, username: stri
     );
   }
   const annotations = owner.metadata.annotations ?? {};
-  const requested = { own: annotations[ownRegenerateAnnotation(access)], all: annotations[ANNOTATION_REGENERATE_BOTH] };
+  const key = access === "read-write" ? "readWrite" : "readOnly";
   const current = secretValue(existing, "password");
-  const handled = {
-    own: existing?.metadata?.annotations?.[SECRET_ANNOTATION_HANDLED],
-    all: existing?.metadata?.annotations?.[SECRET_ANNOTATION_HANDLED_ALL],
-  };
-  const ownRequested = requested.own !== undefined && requested.own !== handled.own;
-  const allRequested = requested.all !== undefined && requested.all !== handled.all;
-  const regenerate = ownRequested || allRequested;
-
-  let password: string;
-  let changedAt: string;
-  let tokens: { own?: string | undefined; all?: string | undefined; last?: string | undefined };
-  const recreated = !existing || !current;
-  if (recreated || regenerate) {
-    // A fresh password: every regenerate value present now counts as handled; status reports the
-    // one that asked for it (own annotation or the one for both).
-    password = ctx.newPassword();
-    changedAt = timestamp(ctx.now);
-    const last = ownRequested ? requested.own : allRequested ? requested.all : (requested.own ?? requested.all);
-    // An annotation absent now keeps the value it had: set again later, that value is not new.
-    tokens = { own: requested.own ?? handled.own, all: requested.all ?? handled.all, last };
-  } else {
-    password = current;
-    changedAt = existing.metadata?.annotations?.[SECRET_ANNOTATION_CHANGED_AT] ?? timestamp(ctx.now);
-    tokens = { ...handled, last: existing.metadata?.annotations?.[SECRET_ANNOTATION_HANDLED_LAST] ?? handled.own };
-  }
+  const secretAnnotations = existing?.metadata?.annotations ?? {};
+  const decision = decidePassword({
+    requested: { own: annotations[ownRegenerateAnnotation(access)], all: annotations[ANNOTATION_REGENERATE_BOTH] },
+    secret: existing === undefined ? undefined : {
+      password: current,
+      changedAt: secretAnnotations[SECRET_ANNOTATION_CHANGED_AT],
+      handled: { own: secretAnnotations[SECRET_ANNOTATION_HANDLED], all: secretAnnotations[SECRET_ANNOTATION_HANDLED_ALL], last: secretAnnotations[SECRET_ANNOTATION_HANDLED_LAST] },
+    },
+    roleChangedAt: owner.status?.credentials?.[key]?.passwordChangedAt,
+    now: timestamp(ctx.now),
+  });
+  const password = decision.password === "keep" && current ? current : ctx.newPassword();
+  const changedAt = decision.changedAt;
+  const tokens = decision.handled;
 
   const desired = desiredSecret(
     { owner, access, endpoint: ctx.endpoint, database: ctx.database, username, password, passwordChangedAt: changedAt, handled: tokens },
@@ -140,8 +130,8 @@ async function ensureFrom(ctx: CredentialContext, access: Access, username: stri
     password,
     passwordChangedAt: changedAt,
     handledToken: tokens.last,
-    regenerated: regenerate && !recreated,
-    recreated,
+    change: decision.password,
+    rotate: decision.rotate,
     secretVersion: written?.metadata?.resourceVersion ?? "",
   };
 }

@@ -13,16 +13,71 @@ function label(outcome: CredentialOutcome): string {
   return outcome.access === "read-write" ? "read/write" : "read-only";
 }
 
+/** Everything the password decision of one login looks at. */
+export interface PasswordFacts {
+  /** Regenerate annotations on the object: this login's own one, and the one for both. */
+  requested: { own?: string | undefined; all?: string | undefined };
+  /** The login's Secret as it is, or undefined when it does not exist. */
+  secret: {
+    /** Its password; undefined or empty when the key is missing. */
+    password?: string | undefined;
+    /** When its password last changed (annotation). */
+    changedAt?: string | undefined;
+    /** Regenerate values already handled: own, both, and the last one (status reports it). */
+    handled: { own?: string | undefined; all?: string | undefined; last?: string | undefined };
+  } | undefined;
+  /** When status says the role last got a password; undefined before the first provisioning. */
+  roleChangedAt: string | undefined;
+  /** Now, as the Secret's and status's timestamps write it. */
+  now: string;
+}
+
+/** What the Secret of one login must hold, and whether its role must be given that password first. */
+export interface PasswordDecision {
+  /** Keep the Secret's password, or a new one: asked for by an annotation, or the Secret (key) is missing. */
+  password: "keep" | "regenerate" | "missing";
+  /** When the Secret's password changed (now for a new one). */
+  changedAt: string;
+  /** Regenerate values handled once the Secret is written (an absent annotation keeps its old value). */
+  handled: { own: string | undefined; all: string | undefined; last: string | undefined };
+  /**
+   * The role (if it exists) must be given the Secret's password before anything else: a regeneration,
+   * a Secret re-created after provisioning, or a new password an earlier pass wrote but did not give
+   * to the role (status still records the previous change). Never on the first provisioning.
+   */
+  rotate: boolean;
+}
+
 /**
- * True when the Secret holds a password that the role has not been given yet: this pass regenerated
- * or re-created it, or an earlier pass wrote it to the Secret but did not finish (status still records
- * the previous change). False on the first provisioning, where the role is created with it.
+ * The whole password decision of one login, pure: a regenerate value not handled before gives a new
+ * password (a value removed and set again is not new); a missing Secret or password gives a new one;
+ * otherwise the Secret's password stays. A new password is written to the Secret before any role is
+ * touched, so `rotate` can be decided again after a crash from what the Secret and status say.
  */
-export function pendingChange(obj: WorkspaceDatabase, outcome: CredentialOutcome): boolean {
-  const key = outcome.access === "read-write" ? "readWrite" : "readOnly";
-  const previous = obj.status?.credentials?.[key]?.passwordChangedAt;
-  // passwordChangedAt has a resolution of one second: this pass's own change counts even if equal.
-  return outcome.regenerated || (previous !== undefined && (outcome.recreated || previous !== outcome.passwordChangedAt));
+export function decidePassword(facts: PasswordFacts): PasswordDecision {
+  const { requested, secret, roleChangedAt, now } = facts;
+  const handled = secret?.handled ?? {};
+  const ownNew = requested.own !== undefined && requested.own !== handled.own;
+  const allNew = requested.all !== undefined && requested.all !== handled.all;
+  const missing = secret === undefined || !secret.password;
+  if (missing || ownNew || allNew) {
+    // Status reports the value that asked for it (own annotation first), else whichever is set.
+    const last = ownNew ? requested.own : allNew ? requested.all : (requested.own ?? requested.all);
+    return {
+      password: missing ? "missing" : "regenerate",
+      changedAt: now,
+      handled: { own: requested.own ?? handled.own, all: requested.all ?? handled.all, last },
+      rotate: !missing || roleChangedAt !== undefined,
+    };
+  }
+  const changedAt = secret.changedAt ?? now;
+  return {
+    password: "keep",
+    changedAt,
+    handled: { own: handled.own, all: handled.all, last: handled.last ?? handled.own },
+    // passwordChangedAt has a resolution of one second: compared for equality only.
+    rotate: roleChangedAt !== undefined && roleChangedAt !== changedAt,
+  };
 }
 
 /**
@@ -36,7 +91,7 @@ export async function rotate(deps: WorkspaceDeps, sql: ServerSql, obj: Workspace
     const ended = await sql.terminateSessions(outcome.username);
     if (ended > 0) log.info("terminated sessions opened with the old password", { access: outcome.access, sessions: ended });
   }
-  const why = outcome.recreated ? `Secret ${outcome.secretName} was re-created` : "regeneration requested";
+  const why = outcome.change === "missing" ? `Secret ${outcome.secretName} was re-created` : "regeneration requested";
   log.info("password regenerated", { access: outcome.access });
   deps.kube.recordEvent(obj, "Normal", "PasswordRegenerated", `${label(outcome)} password regenerated (${why}); the old password no longer works`);
 }

@@ -17,7 +17,7 @@ import { sameJson } from "./equal.ts";
 import { ReconcileFailure, toFailure } from "./failure.ts";
 import { claimWorkspace } from "./ownership.ts";
 import type { ClaimFacts, DesiredWorkspace, Log, PassResult, ProvisionResult, ServerSql } from "./ports.ts";
-import { pendingChange, rotate, verifyLogin } from "./rotation.ts";
+import { rotate, verifyLogin } from "./rotation.ts";
 
 /** Runs one pass for `namespace/name`; failures end up on the Ready condition and as Warning Events. */
 export async function reconcileWorkspace(deps: WorkspaceDeps, namespace: string, name: string, log: Log): Promise<PassResult> {
@@ -117,10 +117,10 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
 
   // Rotation first, before and independent of every other step.
   const rotated: CredentialOutcome[] = [];
-  if (pendingChange(obj, readWrite) || pendingChange(obj, readOnly)) await freshen();
+  if (readWrite.rotate || readOnly.rotate) await freshen();
   const facts = claimed.shared.facts.claim;
   for (const [outcome, exists] of [[readWrite, facts.readWrite !== null], [readOnly, facts.readOnly !== null]] as const) {
-    if (exists && pendingChange(obj, outcome)) {
+    if (exists && outcome.rotate) {
       await rotate(deps, sql, obj, outcome, log);
       deps.loginChecks.checked(server.metadata.name, outcome.username, outcome.secretVersion);
       rotated.push(outcome);

@@ -1,43 +1,66 @@
-// Unit tests of the pure parts of rotation and ownership: when a Secret's password still has to reach its role, and the adopt annotation.
+// Unit tests of the pure parts of rotation and ownership: the password decision of a login, and the adopt annotation.
 import { expect } from "chai";
-import type { WorkspaceDatabase } from "../../../src/api/types.ts";
-import type { CredentialOutcome } from "../../../src/controllers/credentials.ts";
 import { adoptableDatabases } from "../../../src/controllers/ownership.ts";
-import { pendingChange } from "../../../src/controllers/rotation.ts";
+import { decidePassword, type PasswordFacts } from "../../../src/controllers/rotation.ts";
 
-function object(changedAt?: string): WorkspaceDatabase {
+const NOW = "2026-11-28T10:00:00Z";
+const EARLIER = "2026-11-28T09:00:00Z";
+
+function facts(overrides: Partial<PasswordFacts> = {}): PasswordFacts {
   return {
-    apiVersion: "workspacedb.io/v1alpha1",
-    kind: "WorkspaceDatabase",
-    metadata: { name: "m", namespace: "ns" },
-    spec: {},
-    ...(changedAt === undefined ? {} : { status: { credentials: { readWrite: { secretName: "m-rw", username: "m", passwordChangedAt: changedAt } } } }),
+    requested: {},
+    secret: { password: "p", changedAt: EARLIER, handled: {} },
+    roleChangedAt: EARLIER,
+    now: NOW,
+    ...overrides,
   };
 }
 
-function outcome(overrides: Partial<CredentialOutcome> = {}): CredentialOutcome {
-  return {
-    access: "read-write", username: "m", secretName: "m-rw", password: "p", passwordChangedAt: "2026-11-28T10:00:00Z",
-    handledToken: undefined, regenerated: false, recreated: false, secretVersion: "1", ...overrides,
-  };
-}
-
-describe("controllers/rotation", () => {
-  it("has nothing pending on first provisioning (the role is created with the password)", () => {
-    expect(pendingChange(object(), outcome())).to.equal(false);
+describe("controllers/rotation: decidePassword", () => {
+  it("first provisioning: a new password, nothing to rotate (the role is created with it)", () => {
+    expect(decidePassword(facts({ secret: undefined, roleChangedAt: undefined }))).to.deep.equal({
+      password: "missing", changedAt: NOW, handled: { own: undefined, all: undefined, last: undefined }, rotate: false,
+    });
   });
 
-  it("has nothing pending when status records the Secret's password", () => {
-    expect(pendingChange(object("2026-11-28T10:00:00Z"), outcome())).to.equal(false);
+  it("settled: keeps the Secret's password and its timestamp, nothing to rotate", () => {
+    expect(decidePassword(facts())).to.deep.equal({ password: "keep", changedAt: EARLIER, handled: { own: undefined, all: undefined, last: undefined }, rotate: false });
   });
 
-  it("is pending after a regeneration or re-creation in this pass, even within the same second", () => {
-    expect(pendingChange(object(), outcome({ regenerated: true }))).to.equal(true);
-    expect(pendingChange(object("2026-11-28T10:00:00Z"), outcome({ recreated: true }))).to.equal(true);
+  it("a Secret (or its password key) deleted after provisioning: a new password given to the role", () => {
+    expect(decidePassword(facts({ secret: undefined }))).to.include({ password: "missing", rotate: true });
+    expect(decidePassword(facts({ secret: { password: "", changedAt: EARLIER, handled: {} } }))).to.include({ password: "missing", rotate: true });
   });
 
-  it("is pending when an earlier pass wrote a new password to the Secret but did not finish", () => {
-    expect(pendingChange(object("2026-11-28T09:00:00Z"), outcome())).to.equal(true);
+  it("a new value of the login's own annotation, or of the one for both, regenerates once and is recorded", () => {
+    const own = decidePassword(facts({ requested: { own: "v1" } }));
+    expect(own).to.deep.equal({ password: "regenerate", changedAt: NOW, handled: { own: "v1", all: undefined, last: "v1" }, rotate: true });
+    const again = decidePassword(facts({ requested: { own: "v1" }, secret: { password: "q", changedAt: NOW, handled: own.handled }, roleChangedAt: NOW }));
+    expect(again).to.include({ password: "keep", rotate: false });
+    expect(decidePassword(facts({ requested: { all: "x" } }))).to.deep.include({ password: "regenerate", handled: { own: undefined, all: "x", last: "x" } });
+    // Both new at once: status reports the login's own value.
+    expect(decidePassword(facts({ requested: { own: "a", all: "b" } })).handled.last).to.equal("a");
+  });
+
+  it("a value removed and set again is not new: the handled value is kept while the annotation is absent", () => {
+    const removed = decidePassword(facts({ requested: {}, secret: { password: "p", changedAt: EARLIER, handled: { own: "v1", last: "v1" } } }));
+    expect(removed).to.deep.include({ password: "keep", handled: { own: "v1", all: undefined, last: "v1" } });
+    expect(decidePassword(facts({ requested: { own: "v1" }, secret: { password: "p", changedAt: EARLIER, handled: removed.handled } })).password).to.equal("keep");
+  });
+
+  it("a new password an earlier pass wrote to the Secret but did not give to the role is rotated, even within the same second", () => {
+    expect(decidePassword(facts({ secret: { password: "p", changedAt: NOW, handled: {} }, roleChangedAt: EARLIER }))).to.include({ password: "keep", rotate: true });
+    expect(decidePassword(facts({ requested: { own: "v2" }, roleChangedAt: NOW })).rotate).to.equal(true);
+  });
+
+  it("a password edited into the Secret by hand keeps its timestamp: no rotation (the login check sets it)", () => {
+    expect(decidePassword(facts({ secret: { password: "edited", changedAt: EARLIER, handled: {} } }))).to.include({ password: "keep", rotate: false });
+  });
+
+  it("an old Secret without timestamp or last value: now, and the own handled value as the last one", () => {
+    expect(decidePassword(facts({ secret: { password: "p", handled: { own: "v0" } }, roleChangedAt: undefined }))).to.deep.equal({
+      password: "keep", changedAt: NOW, handled: { own: "v0", all: undefined, last: "v0" }, rotate: false,
+    });
   });
 });
 
