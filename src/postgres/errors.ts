@@ -1,4 +1,5 @@
 // The one error type of the PostgreSQL layer: SQLSTATE and network errors mapped to a few kinds, secrets removed.
+import { errorMessage } from "../runtime/logger.ts";
 
 /** What went wrong, in terms a reconciler can act on. */
 export type PostgresErrorKind =
@@ -89,12 +90,3 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    if (err.message !== "") return err.message;
-    const inner = (err as { errors?: unknown }).errors;
-    if (Array.isArray(inner) && inner[0] instanceof Error) return inner[0].message;
-    return "";
-  }
-  return typeof err === "string" ? err : "";
-}

@@ -47,8 +47,15 @@ export function keyFields(key: string): { namespace?: string; name: string } {
   return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
-/** Renders an unknown thrown value as a message, for log lines ("err" field). */
+/**
+ * Renders an unknown thrown value as a message, for log lines ("err" field) and classified errors. An
+ * AggregateError without a message of its own (Node's connect error when every address failed) says
+ * what its first error says.
+ */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
+  if (err instanceof Error) {
+    if (err.message === "" && err instanceof AggregateError && err.errors[0] instanceof Error) return err.errors[0].message;
+    return err.message;
+  }
   return typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
 }

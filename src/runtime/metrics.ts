@@ -1,5 +1,6 @@
 // Prometheus metrics of the operator: a private registry and the stable metric names it serves.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Access } from "../api/types.ts";
 import type { QueueObserver } from "./queue.ts";
 
 /** Creates a registry (never prom-client's global one) holding Node's default process metrics. */
@@ -8,9 +9,6 @@ export function createRegistry(opts: { defaultMetrics?: boolean } = {}): Registr
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   return registry;
 }
-
-/** Access label values of credential metrics. */
-export type Access = "read-write" | "read-only";
 
 /**
  * Every metric the operator exports, registered on one registry. Names are part of the contract:
