@@ -57,7 +57,7 @@ export function kindOf(code: string | undefined, message = ""): PostgresErrorKin
 export function classifyPgError(err: unknown, context: string, secrets: readonly string[] = []): PostgresError {
   if (err instanceof PostgresError) return err;
   const code = errorCode(err);
-  const raw = errorMessage(err);
+  const raw = err === undefined || err === null ? "" : errorMessage(err);
   const clean = redact(raw, secrets);
   const kind = kindOf(code, raw);
   const reason = clean === "" ? (code ?? "unknown error") : clean;
