@@ -64,6 +64,8 @@ export interface ServerConnectionOptions {
    * resync period, so that each resync reads a new one and drift is seen at the next resync.
    */
   snapshotMaxAgeMs?: number;
+  /** The settled workspaces expected on this server (from the caches), read into every snapshot. */
+  expectedWorkspaces?: () => Iterable<WorkspaceNames>;
 }
 
 /**
@@ -94,7 +96,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
   readonly endpoint: ServerEndpoint;
   readonly #pool: pg.Pool;
   readonly #perDatabase: Limiter;
-  readonly #options: Required<Omit<ServerConnectionOptions, "onIdleError" | "snapshotMaxAgeMs">>;
+  readonly #options: Required<Omit<ServerConnectionOptions, "onIdleError" | "snapshotMaxAgeMs" | "expectedWorkspaces">>;
   #privileges: { at: number; missing: string[] } | undefined;
   readonly #shared: SharedSnapshot;
 
@@ -109,7 +111,10 @@ export class ServerConnection implements ServerAccess, ServerSql {
       fence: options.fence ?? (() => undefined),
     };
     this.#perDatabase = new Limiter(this.#options.maxConnections);
-    this.#shared = new SharedSnapshot((workspaces) => readSharedFacts(this, workspaces), { maxAgeMs: options.snapshotMaxAgeMs ?? 30_000 });
+    this.#shared = new SharedSnapshot((workspaces) => readSharedFacts(this, workspaces), {
+      maxAgeMs: options.snapshotMaxAgeMs ?? 30_000,
+      ...(options.expectedWorkspaces === undefined ? {} : { expected: options.expectedWorkspaces }),
+    });
     this.#pool = new pg.Pool({
       ...this.#adminConfig(endpoint.maintenanceDatabase),
       max: this.#options.maxConnections,

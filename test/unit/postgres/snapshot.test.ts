@@ -21,11 +21,23 @@ function setup(options: { batchSize?: number } = {}): { snapshot: SharedSnapshot
 }
 
 describe("postgres/snapshot", () => {
-  it("reads fresh when no snapshot is allowed, and for a workspace it has not seen yet", async () => {
+  it("reads fresh when no snapshot is allowed, and alone a workspace a current snapshot lacks", async () => {
     const { snapshot, reads } = setup();
     expect((await snapshot.read(names("a"), false)).fresh).to.equal(true);
-    expect((await snapshot.read(names("b"), true)).fresh).to.equal(true);
-    expect(reads).to.deep.equal([["a"], ["b"]]);
+    expect((await snapshot.read(names("a"), true)).fresh).to.equal(false); // no snapshot yet: one is read
+    expect((await snapshot.read(names("b"), true)).fresh).to.equal(true); // settled since: read alone
+    expect(reads).to.deep.equal([["a"], ["a"], ["b"]]);
+  });
+
+  it("reads the workspaces expected on the server into a snapshot: after a restart, one read for all", async () => {
+    const reads: string[][] = [];
+    const snapshot = new SharedSnapshot(async (workspaces) => {
+      reads.push(workspaces.map((w) => w.database));
+      return new Map(workspaces.map((w) => [w.database, facts(w.database, reads.length)]));
+    }, { expected: () => [names("a"), names("b"), names("c")] });
+    const results = await Promise.all(["c", "a", "b"].map((db) => snapshot.read(names(db), true)));
+    expect(results.map((r) => r.fresh)).to.deep.equal([false, false, false]);
+    expect(reads).to.deep.equal([["c", "a", "b"]]);
   });
 
   it("answers every known workspace from one read, until the snapshot is older than its age", async () => {
