@@ -21,30 +21,35 @@ interface StatusBody {
   message?: unknown;
 }
 
-function parseBody(body: unknown): StatusBody {
-  if (typeof body === "string") {
-    try {
-      const parsed: unknown = JSON.parse(body);
-      return typeof parsed === "object" && parsed !== null ? (parsed) : {};
-    } catch {
-      return { message: body.slice(0, 300) };
-    }
+function parseBody(body: string): StatusBody {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === "object" && parsed !== null ? parsed : {};
+  } catch {
+    return { message: body.trim().slice(0, 300) || undefined };
   }
-  return typeof body === "object" && body !== null ? (body) : {};
 }
 
 /**
- * Converts whatever a client-node call threw into a KubeApiError carrying `context`
- * (what we were doing), the status code and reason. Bodies of codes the OpenAPI spec does not
- * declare (404, 409, 422) arrive as raw text and are parsed here.
+ * The KubeApiError of an answer with HTTP status `code` and body `body` (a meta/v1 Status as JSON, or
+ * whatever a proxy in between sent): message `${context}: ${Status.message}`, reason `Status.reason`.
+ */
+export function statusError(code: number, body: string, context: string): KubeApiError {
+  const status = parseBody(body);
+  const reason = typeof status.reason === "string" && status.reason !== "" ? status.reason : `HTTP${code}`;
+  const detail = typeof status.message === "string" && status.message !== "" ? status.message : `HTTP ${code}`;
+  return new KubeApiError(`${context}: ${detail}`, code, reason);
+}
+
+/**
+ * A KubeApiError as is; anything else (a connection refused, reset or timed out) as a KubeApiError
+ * with code 0 and reason `Unreachable`, carrying `context` (what we were doing).
  */
 export function toKubeError(err: unknown, context: string): KubeApiError {
   if (err instanceof KubeApiError) return err;
   if (err instanceof ApiException) {
-    const status = parseBody(err.body);
-    const reason = typeof status.reason === "string" ? status.reason : `HTTP${err.code}`;
-    const detail = typeof status.message === "string" ? status.message : `HTTP ${err.code}`;
-    return new KubeApiError(`${context}: ${detail}`, err.code, reason, { cause: err });
+    const body: unknown = err.body;
+    return statusError(err.code, typeof body === "string" ? body : JSON.stringify(body ?? ""), context);
   }
   const detail = err instanceof Error ? err.message : String(err);
   return new KubeApiError(`${context}: ${detail}`, 0, "Unreachable", { cause: err });
