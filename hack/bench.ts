@@ -9,7 +9,7 @@ import { REPO_ROOT, startGround, stopGround } from "../test/ground/index.ts";
 import { annotateWorkspace, clients, createWorkspace, ensureNamespace, loginFailure, readSecret, setupServer } from "../test/integration/support/fixtures.ts";
 import { startOperator, type OperatorProcess } from "../test/integration/support/operator.ts";
 import { freePort, waitFor } from "../test/ground/procs.ts";
-import { floorProvision } from "./bench/floor.ts";
+import { floorProvision, type FloorKube } from "./bench/floor.ts";
 import { delta, operatorProgress, quantile, readCounters, rssOf, type Delta } from "./bench/measure.ts";
 
 const { values: args } = parseArgs({
@@ -102,16 +102,16 @@ for (const n of sizes) {
     await pool(names, 20, (name) => createWorkspace(ns, name, { serverRef: { name: "main" } }));
     const objects = ((await custom.listNamespacedCustomObject({ group: "workspacedb.io", version: "v1alpha1", namespace: ns, plural: "workspacedatabases" })) as { items: WorkspaceDatabase[] }).items;
     const sql = await ServerConnection.open({ ...endpoint, maintenanceDatabase: "postgres", user: ground.postgres.adminUser, password: ground.postgres.adminPassword }, { maxConnections: workers, applicationName: "wsdb-floor" });
-    const kube = {
-      createSecret: async (secret: Parameters<typeof core.createNamespacedSecret>[0]["body"]) => {
-        await core.createNamespacedSecret({ namespace: ns, body: secret });
+    // The same REST client as the operator's.
+    const kube: FloorKube = {
+      createSecret: async (secret) => {
+        await ground.client.request("POST", `/api/v1/namespaces/${ns}/secrets`, { body: secret });
       },
-      patchStatus: async (obj: WorkspaceDatabase, status: WorkspaceDatabase["status"]) => {
-        const { PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
-        await custom.patchNamespacedCustomObjectStatus(
-          { group: "workspacedb.io", version: "v1alpha1", namespace: ns, plural: "workspacedatabases", name: obj.metadata.name, body: { status } },
-          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-        );
+      patchStatus: async (obj, status) => {
+        await ground.client.request("PATCH", `/apis/workspacedb.io/v1alpha1/namespaces/${ns}/workspacedatabases/${obj.metadata.name}/status`, {
+          body: { status },
+          contentType: "application/merge-patch+json",
+        });
       },
     };
     const before = await readCounters(ground);

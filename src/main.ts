@@ -1,7 +1,8 @@
 // Composition root: settings, logger and kubeconfig, then the operator; exits cleanly on SIGTERM.
-import { KubeConfig } from "@kubernetes/client-node";
 import { loadSettings, SettingsError } from "./config/settings.ts";
+import { loadKubeConfig, type KubeConfig } from "./kube/config.ts";
 import { crdProblem } from "./kube/crds.ts";
+import { createRestClient } from "./kube/rest.ts";
 import { buildOperator } from "./operator.ts";
 import { createLogger, errorMessage } from "./runtime/logger.ts";
 
@@ -19,19 +20,20 @@ try {
 }
 const log = createLogger({ level: settings.logLevel, format: settings.logFormat, defaultMeta: { component: "workspacedb-operator" } });
 
-const kubeConfig = new KubeConfig();
+let kubeConfig: KubeConfig;
 try {
   // KUBECONFIG or ~/.kube/config outside a cluster, the service account inside one.
-  kubeConfig.loadFromDefault();
+  kubeConfig = loadKubeConfig();
 } catch (err) {
   fail(`cannot load a kubeconfig: ${errorMessage(err)}`);
 }
+const client = createRestClient(kubeConfig);
 
 // Refuse to run against CRDs older than this operator; wait up to a minute for an API server that does not answer.
 let problem: string | null | undefined;
 for (let attempt = 1; problem === undefined; attempt++) {
   try {
-    problem = await crdProblem(kubeConfig);
+    problem = await crdProblem(client);
   } catch (err) {
     if (attempt >= 12) fail(`cannot check the installed CRDs: ${errorMessage(err)}`);
     log.warn("cannot check the installed CRDs yet; retrying", { error: errorMessage(err) });
@@ -40,7 +42,7 @@ for (let attempt = 1; problem === undefined; attempt++) {
 }
 if (problem !== null) fail(problem);
 
-const operator = buildOperator(settings, kubeConfig, log, () => {
+const operator = buildOperator(settings, client, log, () => {
   log.error("lost leadership; exiting so that a fresh process can stand for election");
   process.exit(1);
 });
@@ -63,5 +65,5 @@ process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("unhandledRejection", (err) => log.error("unhandled rejection", { error: errorMessage(err) }));
 
-log.info("starting", { cluster: kubeConfig.getCurrentCluster()?.server, leaderElection: settings.leaderElection.enabled });
+log.info("starting", { cluster: kubeConfig.server, leaderElection: settings.leaderElection.enabled });
 await operator.start();

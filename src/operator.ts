@@ -1,14 +1,6 @@
 // Builds the operator from its settings: clients, informers, the two controllers and the manager.
 import { hostname } from "node:os";
 import {
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesListObject,
-  type V1Secret,
-} from "@kubernetes/client-node";
-import {
   API_VERSION,
   DATABASE_SERVERS,
   GROUP,
@@ -27,12 +19,15 @@ import { LoginChecks } from "./controllers/login-checks.ts";
 import { reconcileWorkspace } from "./controllers/workspace.ts";
 import { withCachedReads } from "./kube/cached.ts";
 import { createKubeClient } from "./kube/client.ts";
+import type { RestClient } from "./kube/rest.ts";
+import type { Secret } from "./kube/types.ts";
 import { generatePassword } from "./postgres/password.ts";
 import { scramSha256VerifierAsync } from "./postgres/scram.ts";
 import { ServerConnection } from "./postgres/server.ts";
 import { Controller } from "./runtime/controller.ts";
 import { Fence } from "./runtime/fence.ts";
 import { Informer, objectKey } from "./runtime/informer.ts";
+import { restLeaseApi } from "./runtime/leader.ts";
 import type { Logger } from "./runtime/logger.ts";
 import { Manager } from "./runtime/manager.ts";
 import { createMetrics, createRegistry } from "./runtime/metrics.ts";
@@ -50,13 +45,13 @@ export interface Operator {
   stop(): Promise<void>;
 }
 
-/** Wires everything from `settings`; nothing runs until `start()`. */
-export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: Logger, onLostLeadership: () => void): Operator {
+/** Wires everything from `settings` and the API client; nothing runs until `start()`. */
+export function buildOperator(settings: Settings, client: RestClient, log: Logger, onLostLeadership: () => void): Operator {
   const metrics = createMetrics(createRegistry({ defaultMetrics: true }));
   const identity = settings.leaderElection.identity ?? `${hostname()}_${process.pid}`;
   // Closed until the lease is held (open for good without leader election): every write and statement checks it.
   const fence = new Fence({ open: !settings.leaderElection.enabled });
-  const api = createKubeClient(kubeConfig, {
+  const api = createKubeClient(client, {
     eventNamespace: settings.leaderElection.namespace,
     instance: identity,
     fence: () => fence.check(),
@@ -64,13 +59,11 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
   });
   // The operator's own Secret writes, so that their watch events do not cause another pass.
   const ownSecretWrites = new Map<string, string>();
-  const remember = (secret: V1Secret): V1Secret => {
+  const remember = (secret: Secret): Secret => {
     const key = `${secret.metadata?.namespace}/${secret.metadata?.name}`;
     if (secret.metadata?.resourceVersion) ownSecretWrites.set(key, secret.metadata.resourceVersion);
     return secret;
   };
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
 
   // Reads come from the informers below (wired before anything reconciles).
   const kube = withCachedReads(
@@ -94,27 +87,24 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
   );
 
   const workspaces = new Informer<WorkspaceDatabase>({
-    kubeConfig,
+    client,
     path: `/apis/${GROUP}/${VERSION}/${WORKSPACE_DATABASES}`,
-    list: async () => (await custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: WORKSPACE_DATABASES })) as KubernetesListObject<WorkspaceDatabase>,
     apiVersion: API_VERSION,
     kind: "WorkspaceDatabase",
     log: log.child({ informer: "workspacedatabases" }),
   });
   const serverInformer = new Informer<DatabaseServer>({
-    kubeConfig,
+    client,
     path: `/apis/${GROUP}/${VERSION}/${DATABASE_SERVERS}`,
-    list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: DATABASE_SERVERS })) as KubernetesListObject<DatabaseServer>,
     apiVersion: API_VERSION,
     kind: "DatabaseServer",
     log: log.child({ informer: "databaseservers" }),
   });
   const secretSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
-  const secrets = new Informer<V1Secret>({
-    kubeConfig,
+  const secrets = new Informer<Secret>({
+    client,
     path: "/api/v1/secrets",
     labelSelector: secretSelector,
-    list: () => core.listSecretForAllNamespaces({ labelSelector: secretSelector }),
     apiVersion: "v1",
     kind: "Secret",
     log: log.child({ informer: "secrets" }),
@@ -208,7 +198,7 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
     },
     onDelete: (obj) => serverController.enqueue(objectKey(obj)),
   });
-  const ownerOf = (secret: V1Secret) => {
+  const ownerOf = (secret: Secret) => {
     const owner = secret.metadata?.labels?.[LABEL_DATABASE];
     if (owner && secret.metadata?.namespace) workspaceController.enqueue(`${secret.metadata.namespace}/${owner}`);
   };
@@ -236,7 +226,7 @@ export function buildOperator(settings: Settings, kubeConfig: KubeConfig, log: L
     ...(le.enabled
       ? {
           leaderElection: {
-            api: kubeConfig.makeApiClient(CoordinationV1Api),
+            api: restLeaseApi(client),
             namespace: le.namespace,
             name: le.leaseName,
             identity,

@@ -1,7 +1,7 @@
 // The floor of the provisioning benchmark: the least work that provisions one workspace, done by a plain script.
-import type { V1Secret } from "@kubernetes/client-node";
 import type { WorkspaceDatabase } from "../../src/api/types.ts";
 import { desiredSecret, type ConnectionEndpoint } from "../../src/controllers/secret.ts";
+import type { Secret } from "../../src/kube/types.ts";
 import { generatePassword } from "../../src/postgres/password.ts";
 import { planWorkspace } from "../../src/postgres/plan.ts";
 import { scramSha256Verifier } from "../../src/postgres/scram.ts";
@@ -11,7 +11,7 @@ import type { DesiredWorkspace, WorkspaceState } from "../../src/postgres/state.
 
 /** What the floor writes to Kubernetes for one object: two Secrets and one status patch. */
 export interface FloorKube {
-  createSecret(secret: V1Secret): Promise<void>;
+  createSecret(secret: Secret): Promise<void>;
   patchStatus(obj: WorkspaceDatabase, status: WorkspaceDatabase["status"]): Promise<void>;
 }
 

@@ -49,11 +49,10 @@ export interface ObjectMeta {
   uid?: string;
   resourceVersion?: string;
   generation?: number;
-  /**
-   * Set once deletion was requested. Typed as client-node types it; objects read as raw JSON
-   * (custom objects, watches) carry the RFC 3339 string, so only its presence is meaningful.
-   */
-  deletionTimestamp?: Date;
+  /** RFC 3339 time the object was created (set by the API server). */
+  creationTimestamp?: string;
+  /** RFC 3339 time deletion was requested; only its presence is meaningful here. */
+  deletionTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   finalizers?: string[];

@@ -1,5 +1,5 @@
 // The desired credentials Secret of one login, built by a pure function from what it must contain.
-import type { V1Secret } from "@kubernetes/client-node";
+import type { Secret as V1Secret } from "../kube/types.ts";
 import {
   API_VERSION,
   LABEL_ACCESS,

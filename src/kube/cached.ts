@@ -1,14 +1,14 @@
 // Reads served from the informers' caches instead of the API server; writes and cache misses go through.
-import type { V1Secret } from "@kubernetes/client-node";
 import type { DatabaseServer, WorkspaceDatabase } from "../api/types.ts";
 import type { KubePort } from "./client.ts";
+import type { Secret } from "./types.ts";
 
 /** The informer caches the reads come from (keys "namespace/name", or "name" for cluster-scoped objects). */
 export interface ReadCaches {
   workspaces: { get(key: string): WorkspaceDatabase | undefined };
   servers: { get(key: string): DatabaseServer | undefined; list(): DatabaseServer[] };
   /** Only the Secrets the operator labels; others (admin Secrets, foreign ones) are read from the API. */
-  secrets: { get(key: string): V1Secret | undefined };
+  secrets: { get(key: string): Secret | undefined };
 }
 
 /**

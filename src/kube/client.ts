@@ -1,14 +1,6 @@
 // The narrow Kubernetes port the reconcilers use: typed reads and writes of our kinds, Secrets and Events.
 import { randomBytes } from "node:crypto";
 import {
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1Secret,
-} from "@kubernetes/client-node";
-import {
   API_VERSION,
   DATABASE_SERVERS,
   GROUP,
@@ -20,6 +12,8 @@ import {
   type WorkspaceDatabaseStatus,
 } from "../api/types.ts";
 import { isConflict, isNotFound, toKubeError } from "./errors.ts";
+import type { KubeRequester, Method, RequestOptions } from "./rest.ts";
+import type { KubeEvent, KubeList, KubeObject, Secret } from "./types.ts";
 
 /** Field manager name on every write. */
 export const FIELD_MANAGER = "workspacedb-operator";
@@ -52,10 +46,10 @@ export interface KubePort {
    * Reads a Secret; undefined when absent. With `cachedOnly` (served from a cache), a Secret the cache
    * does not hold counts as absent: the caller must cope with AlreadyExists when creating it.
    */
-  getSecret(namespace: string, name: string, options?: { cachedOnly?: boolean }): Promise<V1Secret | undefined>;
-  createSecret(secret: V1Secret): Promise<V1Secret>;
+  getSecret(namespace: string, name: string, options?: { cachedOnly?: boolean }): Promise<Secret | undefined>;
+  createSecret(secret: Secret): Promise<Secret>;
   /** Replaces a Secret; `secret.metadata.resourceVersion` guards against concurrent writers. */
-  replaceSecret(secret: V1Secret): Promise<V1Secret>;
+  replaceSecret(secret: Secret): Promise<Secret>;
   /** Deletes a Secret, only if its uid is still `uid` (so a Secret made since is never removed); absent is fine. */
   deleteSecret(namespace: string, name: string, uid: string): Promise<void>;
   /**
@@ -65,7 +59,7 @@ export interface KubePort {
   recordEvent(target: EventTarget, type: "Normal" | "Warning", reason: string, message: string): void;
 }
 
-/** Options of the client-node backed KubePort. */
+/** Options of {@link createKubeClient}. */
 export interface KubeClientOptions {
   /** Namespace for Events about cluster-scoped objects. */
   eventNamespace: string;
@@ -80,120 +74,93 @@ export interface KubeClientOptions {
   fence?: () => void;
 }
 
-const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+const MERGE_PATCH = "application/merge-patch+json";
 
-/** Creates the KubePort backed by @kubernetes/client-node. */
-export function createKubeClient(kc: KubeConfig, options: KubeClientOptions): KubePort {
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
+const seg = encodeURIComponent;
+const workspacesPath = (namespace: string) => `/apis/${GROUP}/${VERSION}/namespaces/${seg(namespace)}/${WORKSPACE_DATABASES}`;
+const serversPath = `/apis/${GROUP}/${VERSION}/${DATABASE_SERVERS}`;
+const secretsPath = (namespace: string) => `/api/v1/namespaces/${seg(namespace)}/secrets`;
 
+/** Creates the KubePort that calls the API server through `client`. */
+export function createKubeClient(client: KubeRequester, options: KubeClientOptions): KubePort {
   const fence = options.fence ?? (() => undefined);
-  async function call<T>(context: string, fn: () => Promise<T>): Promise<T> {
+  async function call<T>(context: string, method: Method, path: string, request: RequestOptions = {}): Promise<T> {
     try {
-      return await fn();
+      return await client.request<T>(method, path, { ...request, context });
     } catch (err) {
       throw toKubeError(err, context);
     }
   }
-  async function write<T>(context: string, fn: () => Promise<T>): Promise<T> {
+  async function write<T>(context: string, method: Method, path: string, request: RequestOptions): Promise<T> {
     fence();
-    return call(context, fn);
+    return call<T>(context, method, path, { ...request, query: { fieldManager: FIELD_MANAGER, ...request.query } });
   }
-  async function orUndefined<T>(context: string, fn: () => Promise<T>): Promise<T | undefined> {
+  async function orUndefined<T>(context: string, path: string): Promise<T | undefined> {
     try {
-      return await call(context, fn);
+      return await call<T>(context, "GET", path);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
   }
+  const mergePatch = (body: unknown): RequestOptions => ({ body, contentType: MERGE_PATCH });
 
   return {
     getWorkspaceDatabase: (namespace, name) =>
-      orUndefined(`reading WorkspaceDatabase ${namespace}/${name}`, async () =>
-        (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: WORKSPACE_DATABASES, name })) as WorkspaceDatabase),
+      orUndefined<WorkspaceDatabase>(`reading WorkspaceDatabase ${namespace}/${name}`, `${workspacesPath(namespace)}/${seg(name)}`),
 
-    getDatabaseServer: (name) =>
-      orUndefined(`reading DatabaseServer ${name}`, async () =>
-        (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: DATABASE_SERVERS, name })) as DatabaseServer),
+    getDatabaseServer: (name) => orUndefined<DatabaseServer>(`reading DatabaseServer ${name}`, `${serversPath}/${seg(name)}`),
 
-    listDatabaseServers: () =>
-      call("listing DatabaseServers", async () => {
-        const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: DATABASE_SERVERS })) as { items?: DatabaseServer[] };
-        return list.items ?? [];
-      }),
+    listDatabaseServers: async () => (await call<KubeList<DatabaseServer>>("listing DatabaseServers", "GET", serversPath)).items ?? [],
 
-    getNamespace: (name) =>
-      orUndefined(`reading Namespace ${name}`, async () => {
-        const ns = await core.readNamespace({ name });
-        return { labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} };
-      }),
+    getNamespace: async (name) => {
+      const ns = await orUndefined<KubeObject>(`reading Namespace ${name}`, `/api/v1/namespaces/${seg(name)}`);
+      return ns === undefined ? undefined : { labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} };
+    },
 
     setFinalizers: (obj, finalizers) =>
-      write(`updating finalizers of WorkspaceDatabase ${obj.metadata.namespace}/${obj.metadata.name}`, async () =>
-        (await custom.patchNamespacedCustomObject(
-          {
-            group: GROUP,
-            version: VERSION,
-            namespace: obj.metadata.namespace ?? "",
-            plural: WORKSPACE_DATABASES,
-            name: obj.metadata.name,
-            body: { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } },
-            fieldManager: FIELD_MANAGER,
-          },
-          mergePatch,
-        )) as WorkspaceDatabase),
+      write<WorkspaceDatabase>(
+        `updating finalizers of WorkspaceDatabase ${obj.metadata.namespace}/${obj.metadata.name}`,
+        "PATCH",
+        `${workspacesPath(obj.metadata.namespace ?? "")}/${seg(obj.metadata.name)}`,
+        mergePatch({ metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } }),
+      ),
 
     setServerFinalizers: (server, finalizers) =>
-      write(`updating finalizers of DatabaseServer ${server.metadata.name}`, async () =>
-        (await custom.patchClusterCustomObject(
-          {
-            group: GROUP,
-            version: VERSION,
-            plural: DATABASE_SERVERS,
-            name: server.metadata.name,
-            body: { metadata: { finalizers, resourceVersion: server.metadata.resourceVersion } },
-            fieldManager: FIELD_MANAGER,
-          },
-          mergePatch,
-        )) as DatabaseServer),
+      write<DatabaseServer>(
+        `updating finalizers of DatabaseServer ${server.metadata.name}`,
+        "PATCH",
+        `${serversPath}/${seg(server.metadata.name)}`,
+        mergePatch({ metadata: { finalizers, resourceVersion: server.metadata.resourceVersion } }),
+      ),
 
-    patchWorkspaceDatabaseStatus: (namespace, name, status) =>
-      write(`updating status of WorkspaceDatabase ${namespace}/${name}`, async () => {
-        await custom.patchNamespacedCustomObjectStatus(
-          { group: GROUP, version: VERSION, namespace, plural: WORKSPACE_DATABASES, name, body: { status }, fieldManager: FIELD_MANAGER },
-          mergePatch,
-        );
-      }),
+    patchWorkspaceDatabaseStatus: async (namespace, name, status) => {
+      await write(`updating status of WorkspaceDatabase ${namespace}/${name}`, "PATCH", `${workspacesPath(namespace)}/${seg(name)}/status`, mergePatch({ status }));
+    },
 
-    patchDatabaseServerStatus: (name, status) =>
-      write(`updating status of DatabaseServer ${name}`, async () => {
-        await custom.patchClusterCustomObjectStatus(
-          { group: GROUP, version: VERSION, plural: DATABASE_SERVERS, name, body: { status }, fieldManager: FIELD_MANAGER },
-          mergePatch,
-        );
-      }),
+    patchDatabaseServerStatus: async (name, status) => {
+      await write(`updating status of DatabaseServer ${name}`, "PATCH", `${serversPath}/${seg(name)}/status`, mergePatch({ status }));
+    },
 
-    getSecret: (namespace, name) =>
-      orUndefined(`reading Secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name })),
+    getSecret: (namespace, name) => orUndefined<Secret>(`reading Secret ${namespace}/${name}`, `${secretsPath(namespace)}/${seg(name)}`),
 
     createSecret: (secret) =>
-      write(`creating Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, () =>
-        core.createNamespacedSecret({ namespace: secret.metadata?.namespace ?? "", body: secret, fieldManager: FIELD_MANAGER })),
+      write<Secret>(`creating Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, "POST", secretsPath(secret.metadata?.namespace ?? ""), { body: secret }),
 
     replaceSecret: (secret) =>
-      write(`updating Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`, () =>
-        core.replaceNamespacedSecret({
-          namespace: secret.metadata?.namespace ?? "",
-          name: secret.metadata?.name ?? "",
-          body: secret,
-          fieldManager: FIELD_MANAGER,
-        })),
+      write<Secret>(
+        `updating Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`,
+        "PUT",
+        `${secretsPath(secret.metadata?.namespace ?? "")}/${seg(secret.metadata?.name ?? "")}`,
+        { body: secret },
+      ),
 
     deleteSecret: async (namespace, name, uid) => {
       fence();
       try {
-        await call(`deleting Secret ${namespace}/${name}`, () => core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid } } }));
+        await call(`deleting Secret ${namespace}/${name}`, "DELETE", `${secretsPath(namespace)}/${seg(name)}`, {
+          body: { preconditions: { uid } },
+        });
       } catch (err) {
         // Gone already (404), or replaced by another Secret of that name (409: uid precondition failed).
         if (isNotFound(err) || isConflict(err)) return;
@@ -207,33 +174,32 @@ export function createKubeClient(kc: KubeConfig, options: KubeClientOptions): Ku
       } catch {
         return; // another replica may lead: it tells the story from here
       }
-      void call(`recording Event ${reason}`, async () => {
-        const namespace = target.metadata.namespace ?? options.eventNamespace;
-        const now = new Date();
-        await core.createNamespacedEvent({
-          namespace,
-          body: {
-            metadata: { name: `${target.metadata.name}.${randomBytes(8).toString("hex")}`, namespace },
-            involvedObject: {
-              apiVersion: API_VERSION,
-              kind: target.kind,
-              name: target.metadata.name,
-              namespace: target.metadata.namespace,
-              uid: target.metadata.uid,
-              resourceVersion: target.metadata.resourceVersion,
-            },
-            type,
-            reason,
-            message: message.slice(0, 1024),
-            source: { component: FIELD_MANAGER },
-            reportingComponent: `${GROUP}/${FIELD_MANAGER}`,
-            reportingInstance: options.instance,
-            firstTimestamp: now,
-            lastTimestamp: now,
-            count: 1,
-          },
-        });
-      }).catch((err: unknown) => options.onEventError?.(reason, err instanceof Error ? err : new Error(String(err))));
+      const namespace = target.metadata.namespace ?? options.eventNamespace;
+      const now = new Date().toISOString();
+      const event: KubeEvent = {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name: `${target.metadata.name}.${randomBytes(8).toString("hex")}`, namespace },
+        involvedObject: {
+          apiVersion: API_VERSION,
+          kind: target.kind,
+          name: target.metadata.name,
+          namespace: target.metadata.namespace,
+          uid: target.metadata.uid,
+          resourceVersion: target.metadata.resourceVersion,
+        },
+        type,
+        reason,
+        message: message.slice(0, 1024),
+        source: { component: FIELD_MANAGER },
+        reportingComponent: `${GROUP}/${FIELD_MANAGER}`,
+        reportingInstance: options.instance,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      };
+      call(`recording Event ${reason}`, "POST", `/api/v1/namespaces/${seg(namespace)}/events`, { body: event })
+        .catch((err: unknown) => options.onEventError?.(reason, err instanceof Error ? err : new Error(String(err))));
     },
   };
 }

@@ -1,5 +1,4 @@
 // Kubernetes API errors, normalised where they enter: status code, reason and message.
-import { ApiException } from "@kubernetes/client-node";
 
 /** An error answered by the Kubernetes API server (or the failure to reach it). */
 export class KubeApiError extends Error {
@@ -47,10 +46,6 @@ export function statusError(code: number, body: string, context: string): KubeAp
  */
 export function toKubeError(err: unknown, context: string): KubeApiError {
   if (err instanceof KubeApiError) return err;
-  if (err instanceof ApiException) {
-    const body: unknown = err.body;
-    return statusError(err.code, typeof body === "string" ? body : JSON.stringify(body ?? ""), context);
-  }
   const detail = err instanceof Error ? err.message : String(err);
   return new KubeApiError(`${context}: ${detail}`, 0, "Unreachable", { cause: err });
 }

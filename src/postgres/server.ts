@@ -10,7 +10,7 @@ import { probeLogin, type LoginOutcome } from "./login-probe.ts";
 import { formatMarker, type MarkedPart, type WorkspaceRef } from "./marker.ts";
 import { misplacedExtensions } from "./plan.ts";
 import type { Queryable, ServerAccess } from "./queryable.ts";
-import { readSharedFacts } from "./shared.ts";
+import { readSharedFacts, type SharedFacts } from "./shared.ts";
 import { SharedSnapshot, type SharedRead } from "./snapshot.ts";
 import * as sql from "./sql.ts";
 import type { DesiredWorkspace, WorkspaceNames, WorkspaceState } from "./state.ts";
@@ -270,9 +270,9 @@ export class ServerConnection implements ServerAccess, ServerSql {
     return { statements: result.applied.length, misplacedExtensions: misplacedExtensions(result.state.inside, desired) };
   }
 
-  /** Observes one workspace with read-only catalog queries. */
-  inspectWorkspace(names: WorkspaceNames): Promise<WorkspaceState> {
-    return inspectWorkspace(this, names);
+  /** Observes one workspace with read-only catalog queries (its shared part from `shared` when given). */
+  inspectWorkspace(names: WorkspaceNames, shared?: SharedFacts): Promise<WorkspaceState> {
+    return inspectWorkspace(this, names, shared);
   }
 
   /** Inspects, plans and applies until the plan is empty (at most `maxPasses`); returns what was applied. */

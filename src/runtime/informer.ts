@@ -1,6 +1,7 @@
-// A list-then-watch cache of one resource that recovers from every error (client-node's own informer stops).
-import { Watch } from "@kubernetes/client-node";
-import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
+// A list-then-watch cache of one resource that recovers from every error: paginated lists, watches from their resourceVersion.
+import { KubeApiError } from "../kube/errors.ts";
+import type { KubeRequester } from "../kube/rest.ts";
+import type { KubeList, KubeObject } from "../kube/types.ts";
 import { ItemBackoff } from "./backoff.ts";
 import type { Logger } from "./logger.ts";
 import { wakeableSleep } from "./sleep.ts";
@@ -10,8 +11,17 @@ import type { OpenWatch, WatchEnd, WatchPort } from "./watch.ts";
 
 export type { WatchPort } from "./watch.ts";
 
-/** Lists the watched collection; must use the same path and selectors as the informer's watch. */
-export type ListFn<T extends KubernetesObject> = () => Promise<KubernetesListObject<T>>;
+/** One page of a list: at most `limit` items, from `continue` (the previous page's token) on. */
+export interface ListPage {
+  limit: number;
+  continue?: string;
+}
+
+/**
+ * Lists one page of the watched collection (same path and selectors as the informer's watch), as
+ * JSON objects; a page with `metadata.continue` is followed by the next one.
+ */
+export type ListFn<T extends KubeObject> = (page: ListPage) => Promise<KubeList<T>>;
 
 /** Callbacks of an informer; they should only enqueue keys. Exceptions are logged and ignored. */
 export interface InformerHandlers<T> {
@@ -21,11 +31,15 @@ export interface InformerHandlers<T> {
 }
 
 /** Options of {@link Informer}. */
-export interface InformerOptions<T extends KubernetesObject> {
-  kubeConfig: KubeConfig;
-  /** Collection path for the watch, e.g. "/api/v1/namespaces/ns/configmaps" or "/apis/workspacedb.io/v1alpha1/workspacedatabases". */
+export interface InformerOptions<T extends KubeObject> {
+  /** Lists and watches `path` unless `list` and `watch` are both given. */
+  client?: KubeRequester & WatchPort;
+  /** Collection path for the list and watch, e.g. "/api/v1/namespaces/ns/configmaps" or "/apis/workspacedb.io/v1alpha1/workspacedatabases". */
   path: string;
-  list: ListFn<T>;
+  /** Lists one page; default GET `path` with the selectors through `client`. */
+  list?: ListFn<T>;
+  /** Items per list page; default 500. */
+  pageSize?: number;
   log: Logger;
   /** Filled into listed items, which the API server returns without them (e.g. "v1", "ConfigMap"). */
   apiVersion?: string;
@@ -38,14 +52,14 @@ export interface InformerOptions<T extends KubernetesObject> {
   inactivityTimeoutMs?: number;
   /** Back-off between failed lists/watches; default 500 ms .. 30 s. */
   backoff?: { baseMs?: number; maxMs?: number };
-  /** Watch implementation; default `new Watch(kubeConfig)`. */
+  /** Watch implementation; default `client`. */
   watch?: WatchPort;
   /** Deep-freeze cached objects, so an accidental mutation throws; default true. */
   freeze?: boolean;
 }
 
 /** Cache key of an object: "namespace/name", or "name" for cluster-scoped objects. */
-export function objectKey(obj: KubernetesObject): string {
+export function objectKey(obj: KubeObject): string {
   const ns = obj.metadata?.namespace;
   const name = obj.metadata?.name ?? "";
   return ns ? `${ns}/${name}` : name;
@@ -53,22 +67,24 @@ export function objectKey(obj: KubernetesObject): string {
 
 interface WatchEvent {
   type?: string;
-  object?: KubernetesObject & { code?: number; message?: string };
+  object?: KubeObject & { code?: number; message?: string };
 }
 
 /**
- * Lists a collection (remembering its resourceVersion), then watches from it, keeping a cache by
- * {@link objectKey} and calling the handlers. Recovers from every failure: connection errors and
+ * Lists a collection in pages (remembering its resourceVersion), then watches from it, keeping a
+ * cache by {@link objectKey} and calling the handlers. A page's `continue` token that expired (410)
+ * starts the list again from the first page. Recovers from every failure: connection errors and
  * server-side closes re-open the watch from the last seen resourceVersion (after back-off when it
  * failed); `410 Gone` re-lists, and a re-list synthesises deletes for objects that vanished meanwhile.
  * Watches use bookmarks, a random server timeout and a client inactivity timer against half-open
  * connections. Objects handed out (handlers, `get`, `list`) are shared: callers must never mutate
  * them (they are deep-frozen by default); copy with `structuredClone` first.
  */
-export class Informer<T extends KubernetesObject> {
+export class Informer<T extends KubeObject> {
   readonly #opts: InformerOptions<T>;
   readonly #log: Logger;
   readonly #watch: WatchPort;
+  readonly #list: ListFn<T>;
   readonly #cache = new Map<string, T>();
   readonly #handlers: InformerHandlers<T>[] = [];
   readonly #backoff: ItemBackoff;
@@ -83,7 +99,17 @@ export class Informer<T extends KubernetesObject> {
   constructor(opts: InformerOptions<T>) {
     this.#opts = opts;
     this.#log = opts.log.child({ watchPath: opts.path });
-    this.#watch = opts.watch ?? new Watch(opts.kubeConfig);
+    const client = opts.client;
+    const watch = opts.watch ?? client;
+    if (watch === undefined) throw new TypeError(`informer ${opts.path}: needs a client or a watch`);
+    this.#watch = watch;
+    if (opts.list !== undefined) this.#list = opts.list;
+    else if (client !== undefined) {
+      this.#list = (page) => client.request<KubeList<T>>("GET", opts.path, {
+        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: page.limit, continue: page.continue },
+        context: `listing ${opts.path}`,
+      });
+    } else throw new TypeError(`informer ${opts.path}: needs a client or a list function`);
     this.#backoff = new ItemBackoff({ baseMs: opts.backoff?.baseMs ?? 500, maxMs: opts.backoff?.maxMs ?? 30_000 });
   }
 
@@ -176,8 +202,33 @@ export class Informer<T extends KubernetesObject> {
     }
   }
 
+  /** Every page of the collection, or undefined when stopped meanwhile. */
+  async #listAll(): Promise<KubeList<T> | undefined> {
+    const limit = this.#opts.pageSize ?? 500;
+    for (let attempt = 1; ; attempt++) {
+      const items: T[] = [];
+      let token: string | undefined;
+      try {
+        let resourceVersion: string | undefined;
+        do {
+          const page = await this.#list(token === undefined ? { limit } : { limit, continue: token });
+          if (this.#stopped) return undefined;
+          for (const item of page.items ?? []) items.push(item);
+          resourceVersion = page.metadata?.resourceVersion;
+          token = page.metadata?.continue || undefined;
+        } while (token !== undefined);
+        return { metadata: { resourceVersion }, items };
+      } catch (err) {
+        // The snapshot behind the token was compacted away: a new list from the first page.
+        if (token === undefined || !(err instanceof KubeApiError && err.code === 410) || attempt >= 3) throw err;
+        this.#log.info("list continue token expired (410 Gone), listing again from the start", { itemsSoFar: items.length });
+      }
+    }
+  }
+
   async #relist(): Promise<void> {
-    const result = await this.#opts.list();
+    const result = await this.#listAll();
+    if (result === undefined) return;
     const fresh = new Map<string, T>();
     for (const raw of result.items) {
       const obj = this.#prepare(raw, true);
@@ -257,9 +308,8 @@ export class Informer<T extends KubernetesObject> {
     }
   }
 
-  #prepare(raw: T, listed: boolean): T {
-    // Listed items come from the typed client (Dates, class instances); bring them to wire form like watch objects.
-    const obj = (listed ? JSON.parse(JSON.stringify(raw)) : raw) as T;
+  #prepare(obj: T, listed: boolean): T {
+    // Listed items of built-in kinds come without apiVersion and kind; watch events carry them.
     if (listed) {
       if (obj.apiVersion === undefined && this.#opts.apiVersion !== undefined) obj.apiVersion = this.#opts.apiVersion;
       if (obj.kind === undefined && this.#opts.kind !== undefined) obj.kind = this.#opts.kind;

@@ -1,14 +1,44 @@
 // Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection package.
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { V1MicroTime } from "@kubernetes/client-node";
-import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
+import { isNotFound } from "../kube/errors.ts";
+import type { KubeRequester } from "../kube/rest.ts";
+import { microTime, type Lease } from "../kube/types.ts";
 import type { Logger } from "./logger.ts";
 import { wakeableSleep } from "./sleep.ts";
 import { errorMessage } from "./logger.ts";
 
-/** The subset of CoordinationV1Api the elector uses (tests wrap it to inject failures). */
-export type LeaseApi = Pick<CoordinationV1Api, "readNamespacedLease" | "createNamespacedLease" | "replaceNamespacedLease">;
+/** The Lease calls the elector makes (tests wrap them to inject failures); errors are KubeApiErrors. */
+export interface LeaseApi {
+  /** The Lease, or undefined when it does not exist. */
+  get(namespace: string, name: string): Promise<Lease | undefined>;
+  create(lease: Lease): Promise<Lease>;
+  /** Replaces the Lease named in `lease.metadata`, guarded by its resourceVersion (409 when it changed). */
+  replace(lease: Lease): Promise<Lease>;
+}
+
+/** The {@link LeaseApi} of the coordination.k8s.io/v1 API through `client`. */
+export function restLeaseApi(client: KubeRequester): LeaseApi {
+  const leases = (namespace: string) => `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  return {
+    async get(namespace, name) {
+      try {
+        return await client.request<Lease>("GET", `${leases(namespace)}/${encodeURIComponent(name)}`, { context: `reading Lease ${namespace}/${name}` });
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    create: (lease) => {
+      const { namespace = "", name = "" } = lease.metadata ?? {};
+      return client.request<Lease>("POST", leases(namespace), { body: lease, context: `creating Lease ${namespace}/${name}` });
+    },
+    replace: (lease) => {
+      const { namespace = "", name = "" } = lease.metadata ?? {};
+      return client.request<Lease>("PUT", `${leases(namespace)}/${encodeURIComponent(name)}`, { body: lease, context: `updating Lease ${namespace}/${name}` });
+    },
+  };
+}
 
 /** Options of {@link LeaderElector}; durations in milliseconds. */
 export interface LeaderElectorOptions {
@@ -61,7 +91,7 @@ export class LeaderElector {
   #observedKey = "";
   #observedAt = 0;
   #lastHolder = "";
-  #lease: V1Lease | undefined;
+  #lease: Lease | undefined;
 
   constructor(opts: LeaderElectorOptions) {
     this.identity = opts.identity ?? defaultIdentity();
@@ -103,12 +133,12 @@ export class LeaderElector {
     const lease = this.#lease;
     if (lease?.spec?.holderIdentity !== this.identity) return;
     try {
-      const now = new V1MicroTime();
-      const body: V1Lease = {
+      const now = microTime();
+      const body: Lease = {
         ...lease,
         spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
       };
-      await this.#o.api.replaceNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace, body });
+      await this.#o.api.replace(body);
       this.#log.info("released the lease");
     } catch (err) {
       this.#log.warn("could not release the lease; others take over when it expires", { err: errorMessage(err) });
@@ -168,20 +198,17 @@ export class LeaderElector {
 
   async #tryAcquireOrRenew(): Promise<boolean> {
     const { api, name, namespace } = this.#o;
-    const now = new V1MicroTime();
+    const now = microTime();
     const durationSeconds = Math.ceil(this.#o.leaseDurationMs / 1000);
-    let current: V1Lease;
-    try {
-      current = await api.readNamespacedLease({ name, namespace });
-    } catch (err) {
-      if (apiCode(err) !== 404) throw err;
-      const body: V1Lease = {
+    const current = await api.get(namespace, name);
+    if (current === undefined) {
+      const body: Lease = {
         apiVersion: "coordination.k8s.io/v1",
         kind: "Lease",
         metadata: { name, namespace },
         spec: { holderIdentity: this.identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
       };
-      this.#lease = await api.createNamespacedLease({ namespace, body });
+      this.#lease = await api.create(body);
       this.#observe(this.#lease);
       return true;
     }
@@ -191,7 +218,7 @@ export class LeaderElector {
     const heldByOther = holder !== "" && holder !== this.identity;
     if (heldByOther && Date.now() < this.#observedAt + this.#o.leaseDurationMs) return false;
     const renewing = holder === this.identity && this.#leading;
-    const body: V1Lease = {
+    const body: Lease = {
       ...current,
       spec: {
         ...spec,
@@ -202,13 +229,13 @@ export class LeaderElector {
         leaseTransitions: renewing || holder === this.identity ? spec.leaseTransitions ?? 0 : (spec.leaseTransitions ?? 0) + 1,
       },
     };
-    this.#lease = await api.replaceNamespacedLease({ name, namespace, body });
+    this.#lease = await api.replace(body);
     this.#observe(this.#lease);
     return true;
   }
 
   /** Remembers when the lease record was last seen to change (local clock). */
-  #observe(lease: V1Lease): void {
+  #observe(lease: Lease): void {
     const holder = lease.spec?.holderIdentity ?? "";
     const key = `${holder}|${String(lease.spec?.renewTime)}|${lease.metadata?.resourceVersion ?? ""}`;
     if (key !== this.#observedKey) {
@@ -236,7 +263,7 @@ function jitter(ms: number): number {
   return ms * (1 + Math.random() * 0.2);
 }
 
-/** The HTTP status of a client-node ApiException (or undefined). */
+/** The HTTP status of a KubeApiError (or undefined). */
 function apiCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "number" ? code : undefined;

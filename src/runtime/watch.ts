@@ -1,8 +1,18 @@
-// One watch connection: opened through client-node's Watch, guarded by an inactivity timer, with its end normalised.
-import type { Watch } from "@kubernetes/client-node";
+// One watch connection: opened through a WatchPort (the REST client), guarded by an inactivity timer, with its end normalised.
 
-/** The part of client-node's `Watch` the informer uses; tests substitute it to inject events and failures. */
-export type WatchPort = Pick<Watch, "watch">;
+/**
+ * Opens watches (implemented by src/kube/rest.ts); tests substitute it to inject events and failures.
+ * Resolves once the server answered; `onDone` is called once: null when the server ended the stream,
+ * else the error (one with a numeric `statusCode` or `code` when the server refused the watch).
+ */
+export interface WatchPort {
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (type: string, obj: unknown) => void,
+    onDone: (err: unknown) => void,
+  ): Promise<AbortController>;
+}
 
 /**
  * How a watch connection ended: `closed` (server timeout, idle, stopped: re-watch from the last
@@ -31,8 +41,8 @@ export interface OpenWatch {
 
 /**
  * Opens a watch and resolves `ended` exactly once, whatever happens: the server closes it, the
- * client-side timers fire (client-node's own 30 s idle timer, then ours), a 410 arrives as HTTP
- * status or ERROR event, the connection fails, or `end()` is called. The connection is aborted then.
+ * inactivity timer fires, a 410 arrives as HTTP status or ERROR event, the connection fails, or
+ * `end()` is called. The connection is aborted then.
  */
 export function openWatch(opts: OpenWatchOptions): OpenWatch {
   let settled = false;

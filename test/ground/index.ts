@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
+import { loadKubeConfigFiles } from "../../src/kube/config.ts";
+import { createRestClient, type RestClient } from "../../src/kube/rest.ts";
 import { startJanitor } from "./janitor.ts";
 import { startKube, type KubeGround } from "./kube.ts";
 import { reloadPostgres, serverVersion, startPostgres, type PostgresGround } from "./postgres.ts";
@@ -16,6 +18,8 @@ export type { PostgresGround } from "./postgres.ts";
 export interface Ground {
   kubeconfigPath: string;
   kubeConfig: KubeConfig;
+  /** The operator's own REST client (src/kube/rest.ts) with the admin kubeconfig. */
+  client: RestClient;
   apiServerUrl: string;
   postgres: PostgresGround;
   /** True when the ground was started by this run (not an existing cluster/server). */
@@ -68,9 +72,11 @@ async function externalGround(root: string): Promise<Ground | undefined> {
     throw new Error("stopping PostgreSQL is only possible on the local ground");
   };
   const { version, major } = await serverVersion(superUrl);
+  const client = createRestClient(loadKubeConfigFiles([kubeconfigPath]));
   return {
     kubeconfigPath,
     kubeConfig,
+    client,
     apiServerUrl: kubeConfig.getCurrentCluster()?.server ?? "",
     postgres: {
       host: process.env.WSDB_PG_HOST ?? admin.hostname,
@@ -97,6 +103,7 @@ async function externalGround(root: string): Promise<Ground | undefined> {
       throw new Error("startExtraPostgres needs the local ground: against an existing cluster and server (WSDB_KUBECONFIG) the suite starts no PostgreSQL");
     },
     async stop() {
+      client.close();
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -144,6 +151,7 @@ export async function startGround(): Promise<Ground> {
   }
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kube.kubeconfigPath);
+  const client = createRestClient(loadKubeConfigFiles([kube.kubeconfigPath]));
   const k = kube;
   const p = postgres;
   const extras: PostgresGround[] = [];
@@ -151,6 +159,7 @@ export async function startGround(): Promise<Ground> {
   current = {
     kubeconfigPath: k.kubeconfigPath,
     kubeConfig,
+    client,
     apiServerUrl: k.apiServerUrl,
     postgres: p,
     local: true,
@@ -167,6 +176,7 @@ export async function startGround(): Promise<Ground> {
       return extra;
     },
     async stop() {
+      client.close();
       await Promise.allSettled([k.stop(), p.stop(), ...extras.map((e) => e.stop())]);
       killAllNow();
       rmSync(root, { recursive: true, force: true });

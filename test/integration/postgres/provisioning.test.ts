@@ -7,6 +7,7 @@ import { ServerConnection } from "../../../src/postgres/server.ts";
 import type { PostgresError } from "../../../src/postgres/errors.ts";
 import { POSTGRES_VECTORS } from "../../unit/postgres/scram-vectors.ts";
 import { formatMarker } from "../../../src/postgres/marker.ts";
+import { readSharedFacts } from "../../../src/postgres/shared.ts";
 import { asUser, dropWorkspace, expectNoPasswordInLog, logsIn, newWorkspace, openAdmin, statementLog, superQuery, uniqueName } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
 
@@ -28,6 +29,31 @@ describe("postgres provisioning (integration)", function () {
     expect(info.version).to.match(/^1[3-9]\.\d+$/);
     expect(info.databases).to.be.a("number").and.at.least(0);
     expect(await server.missingAdminPrivileges()).to.deep.equal([]);
+  });
+
+  it("reads the shared facts of many workspaces in one query, each as it reads alone, and the inside of a database in one more", async () => {
+    const a = newWorkspace("batch-a");
+    const b = newWorkspace("batch-b");
+    created.push(a, b);
+    await server.convergeWorkspace(a.desired);
+    await server.convergeWorkspace(b.desired);
+    const absent = uniqueName("absent");
+    const names = [a.names, b.names, { database: absent, readWrite: absent, readOnly: `${absent}_ro` }];
+    const alone = await Promise.all(names.map(async (n) => (await readSharedFacts(server, [n])).get(n.database)));
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the server writes its log a moment later
+    const logBefore = statementLog()?.length ?? 0;
+    const together = await readSharedFacts(server, names);
+    expect(names.map((n) => together.get(n.database))).to.deep.equal(alone);
+    expect(together.get(a.names.database)!.readOnly).to.deep.include({ canLogin: true, comment: formatMarker(a.desired.owner, "read-only") });
+    expect(together.get(absent)).to.deep.include({ database: null, readWrite: null, readOnly: null });
+    const state = await server.inspectWorkspace(a.names, together.get(a.names.database));
+    expect(planWorkspace(state, a.desired)).to.deep.equal([]);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the server writes its log a moment later
+    const log = statementLog()?.slice(logBefore);
+    if (log !== undefined) {
+      const statements = log.match(/LOG: {2}(statement|execute [^:]*): .*\n.*/g) ?? [];
+      expect(statements.map((st) => (/unnest\(\$1::text\[\]/.test(st) ? "shared" : /WITH rw AS/.test(st) ? "inside" : st)), log).to.deep.equal(["shared", "inside"]);
+    }
   });
 
   it("provisions with one plan, then plans nothing and issues no DDL on a second pass", async () => {

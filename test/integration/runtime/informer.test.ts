@@ -1,12 +1,13 @@
-// Informer against a real kube-apiserver: events, re-watch after inactivity, 410 Gone re-list, API server restart.
+// Informer against a real kube-apiserver: events, paginated lists, re-watch after inactivity, 410 Gone re-list, API server restart.
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
-import { CoreV1Api, Watch } from "@kubernetes/client-node";
-import type { V1ConfigMap, V1ConfigMapList } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { getGround } from "../../ground/index.ts";
+import type { KubeRequester, Query } from "../../../src/kube/rest.ts";
+import type { KubeList, KubeObject } from "../../../src/kube/types.ts";
 import { Informer } from "../../../src/runtime/informer.ts";
-import type { InformerOptions, WatchPort } from "../../../src/runtime/informer.ts";
+import type { InformerOptions, ListPage, WatchPort } from "../../../src/runtime/informer.ts";
 import { createLogger } from "../../../src/runtime/logger.ts";
 import type { Logger } from "../../../src/runtime/logger.ts";
 
@@ -25,12 +26,16 @@ function testLogger(lines: string[]): Logger {
   return createLogger({ level: "debug", stream: new Writable({ write: (c: Buffer, _e, cb) => { lines.push(c.toString()); cb(); } }) });
 }
 
+interface ConfigMap extends KubeObject {
+  data?: Record<string, string>;
+}
+
 interface Recorder {
   events: string[];
   has(event: string): boolean;
 }
 
-function record(informer: Informer<V1ConfigMap>): Recorder {
+function record(informer: Informer<ConfigMap>): Recorder {
   const events: string[] = [];
   informer.on({
     onAdd: (o) => events.push(`add ${o.metadata?.name ?? ""}`),
@@ -45,7 +50,7 @@ describe("Informer (real API server)", function () {
   let core: CoreV1Api;
   let namespace: string;
   let lines: string[];
-  const informers: Informer<V1ConfigMap>[] = [];
+  const informers: Informer<ConfigMap>[] = [];
 
   before(async () => {
     core = getGround().kubeConfig.makeApiClient(CoreV1Api);
@@ -63,11 +68,13 @@ describe("Informer (real API server)", function () {
     if (this.currentTest?.state === "failed") process.stderr.write(lines.join(""));
   });
 
-  const make = (opts: Partial<InformerOptions<V1ConfigMap>> = {}): Informer<V1ConfigMap> => {
-    const informer = new Informer<V1ConfigMap>({
-      kubeConfig: getGround().kubeConfig,
+  /** One page of the namespace's ConfigMaps, read with the operator's client. */
+  const listPage = (page: ListPage): Promise<KubeList<ConfigMap>> =>
+    getGround().client.request("GET", `/api/v1/namespaces/${namespace}/configmaps`, { query: { limit: page.limit, continue: page.continue } });
+  const make = (opts: Partial<InformerOptions<ConfigMap>> = {}): Informer<ConfigMap> => {
+    const informer = new Informer<ConfigMap>({
+      client: getGround().client,
       path: `/api/v1/namespaces/${namespace}/configmaps`,
-      list: () => core.listNamespacedConfigMap({ namespace }),
       apiVersion: "v1",
       kind: "ConfigMap",
       log: testLogger(lines),
@@ -77,8 +84,9 @@ describe("Informer (real API server)", function () {
     informers.push(informer);
     return informer;
   };
-  const createCm = (name: string, v = "1"): Promise<V1ConfigMap> =>
-    core.createNamespacedConfigMap({ namespace, body: { metadata: { name }, data: { v } } });
+  const createCm = async (name: string, v = "1"): Promise<void> => {
+    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name }, data: { v } } });
+  };
 
   it("lists existing objects, then sees adds, updates and deletes", async () => {
     await createCm("pre");
@@ -109,7 +117,7 @@ describe("Informer (real API server)", function () {
   it("re-opens an inactive watch from its resourceVersion without re-listing", async () => {
     let lists = 0;
     const informer = make({
-      list: () => { lists++; return core.listNamespacedConfigMap({ namespace }); },
+      list: (page) => { lists++; return listPage(page); },
       inactivityTimeoutMs: 300,
     });
     const rec = record(informer);
@@ -125,7 +133,7 @@ describe("Informer (real API server)", function () {
   it("re-lists on 410 Gone and synthesises deletes for objects that vanished", async () => {
     // A fresh etcd is not compacted, so the server would serve any old resourceVersion: the first
     // watch answers with the ERROR event the API server sends for an expired resourceVersion.
-    const real = new Watch(getGround().kubeConfig);
+    const real = getGround().client;
     let watches = 0;
     const watch: WatchPort = {
       async watch(path, query, callback, done) {
@@ -141,12 +149,12 @@ describe("Informer (real API server)", function () {
     let lists = 0;
     const informer = make({
       watch,
-      list: async (): Promise<V1ConfigMapList> => {
+      list: async (page) => {
         lists++;
-        const listed = await core.listNamespacedConfigMap({ namespace });
+        const listed = await listPage(page);
         if (lists > 1) return listed;
         // First list: an object that is gone by the time of the re-list.
-        const ghost: V1ConfigMap = { metadata: { name: "ghost", namespace, resourceVersion: "1" }, data: { v: "0" } };
+        const ghost: ConfigMap = { metadata: { name: "ghost", namespace, resourceVersion: "1" }, data: { v: "0" } };
         return { ...listed, items: [...listed.items, ghost] };
       },
     });
@@ -182,5 +190,38 @@ describe("Informer (real API server)", function () {
     await core.deleteNamespacedConfigMap({ name: "r2", namespace });
     await until("delete r2 after restart", () => rec.has("delete r2"), 30_000);
     expect(lines.join("")).to.match(/watch failed, retrying|watch closed, re-watching/);
+  });
+
+  it("lists a collection larger than its page size in pages, with the selector, and watches from the list", async () => {
+    const label = `page-${randomBytes(3).toString("hex")}`;
+    const count = 12;
+    for (let i = 0; i < count; i++) {
+      await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: `${label}-${i}`, labels: { set: label } }, data: { v: String(i) } } });
+    }
+    await createCm(`${label}-unlabelled`);
+    const queries: Query[] = [];
+    const real = getGround().client;
+    const counting: KubeRequester & WatchPort = {
+      request: (method, path, options) => {
+        queries.push(options?.query ?? {});
+        return real.request(method, path, options);
+      },
+      watch: (path, query, onEvent, onDone) => real.watch(path, query, onEvent, onDone),
+    };
+    const informer = make({ client: counting, pageSize: 5, labelSelector: `set=${label}` });
+    const rec = record(informer);
+    informer.start();
+    await informer.waitForSync(10_000);
+    expect(queries.map((q) => q.limit)).to.deep.equal([5, 5, 5]);
+    expect(queries[0]!.continue).to.equal(undefined);
+    expect(queries[1]!.continue).to.be.a("string").and.not.equal("");
+    expect(queries.every((q) => q.labelSelector === `set=${label}`)).to.equal(true);
+    expect(informer.keys().sort()).to.deep.equal(Array.from({ length: count }, (_, i) => `${namespace}/${label}-${i}`).sort());
+    expect(rec.events.filter((e) => e.startsWith("add "))).to.have.length(count);
+    expect(informer.get(`${namespace}/${label}-3`)?.kind).to.equal("ConfigMap");
+    // The watch starts from the list's snapshot: a change made after it is seen, nothing is listed twice.
+    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: `${label}-late`, labels: { set: label } }, data: { v: "late" } } });
+    await until("add late", () => rec.has(`add ${label}-late`));
+    expect(queries).to.have.length(3);
   });
 });

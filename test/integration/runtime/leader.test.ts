@@ -4,7 +4,8 @@ import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { getGround } from "../../ground/index.ts";
-import { LeaderElector } from "../../../src/runtime/leader.ts";
+import type { Lease } from "../../../src/kube/types.ts";
+import { LeaderElector, restLeaseApi } from "../../../src/runtime/leader.ts";
 import type { LeaseApi } from "../../../src/runtime/leader.ts";
 import { createLogger } from "../../../src/runtime/logger.ts";
 
@@ -59,10 +60,11 @@ describe("LeaderElector (real API server)", function () {
       if (c.partitioned) throw new Error("partitioned (test)");
       return fn(...a);
     };
+    const leases = restLeaseApi(getGround().client);
     const api: LeaseApi = {
-      readNamespacedLease: guard((p: Parameters<LeaseApi["readNamespacedLease"]>[0]) => coordination.readNamespacedLease(p)),
-      createNamespacedLease: guard((p: Parameters<LeaseApi["createNamespacedLease"]>[0]) => coordination.createNamespacedLease(p)),
-      replaceNamespacedLease: guard((p: Parameters<LeaseApi["replaceNamespacedLease"]>[0]) => coordination.replaceNamespacedLease(p)),
+      get: guard((namespace: string, name: string) => leases.get(namespace, name)),
+      create: guard((lease: Lease) => leases.create(lease)),
+      replace: guard((lease: Lease) => leases.replace(lease)),
     };
     c.elector = new LeaderElector({
       api,

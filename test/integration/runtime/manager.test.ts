@@ -3,11 +3,11 @@ import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
-import type { V1ConfigMap } from "@kubernetes/client-node";
 import { getGround } from "../../ground/index.ts";
 import { Controller } from "../../../src/runtime/controller.ts";
 import { Informer } from "../../../src/runtime/informer.ts";
-import type { LeaseApi } from "../../../src/runtime/leader.ts";
+import type { KubeObject, Lease } from "../../../src/kube/types.ts";
+import { restLeaseApi, type LeaseApi } from "../../../src/runtime/leader.ts";
 import { createLogger } from "../../../src/runtime/logger.ts";
 import { Manager } from "../../../src/runtime/manager.ts";
 import { createMetrics, createRegistry } from "../../../src/runtime/metrics.ts";
@@ -59,14 +59,15 @@ describe("Manager (real API server)", function () {
   const replica = (name: string, leaseName: string): Replica => {
     const log = createLogger({ level: "debug", defaultMeta: { replica: name }, stream: new Writable({ write: (b: Buffer, _e, cb) => { lines.push(b.toString()); cb(); } }) });
     const r = { name, reconciled: [], lost: 0, partitioned: false } as unknown as Replica;
-    const guard = <P, R>(fn: (p: P) => Promise<R>) => async (p: P): Promise<R> => {
+    const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
       if (r.partitioned) throw new Error("partitioned (test)");
-      return fn(p);
+      return fn(...a);
     };
+    const leases = restLeaseApi(getGround().client);
     const api: LeaseApi = {
-      readNamespacedLease: guard((p: Parameters<LeaseApi["readNamespacedLease"]>[0]) => coordination.readNamespacedLease(p)),
-      createNamespacedLease: guard((p: Parameters<LeaseApi["createNamespacedLease"]>[0]) => coordination.createNamespacedLease(p)),
-      replaceNamespacedLease: guard((p: Parameters<LeaseApi["replaceNamespacedLease"]>[0]) => coordination.replaceNamespacedLease(p)),
+      get: guard((namespace: string, name: string) => leases.get(namespace, name)),
+      create: guard((lease: Lease) => leases.create(lease)),
+      replace: guard((lease: Lease) => leases.replace(lease)),
     };
     r.manager = new Manager({
       log,
@@ -77,10 +78,9 @@ describe("Manager (real API server)", function () {
       shutdownTimeoutMs: 2000,
       onLostLeadership: () => r.lost++,
     });
-    const informer = new Informer<V1ConfigMap>({
-      kubeConfig: getGround().kubeConfig,
+    const informer = new Informer<KubeObject>({
+      client: getGround().client,
       path: `/api/v1/namespaces/${namespace}/configmaps`,
-      list: () => core.listNamespacedConfigMap({ namespace }),
       log,
     });
     const controller = new Controller({

@@ -1,9 +1,8 @@
 // Failure mapping: PostgreSQL and Kubernetes errors become Ready reasons and retry policies.
 import { expect } from "chai";
-import { ApiException } from "@kubernetes/client-node";
 import { toFailure, ReconcileFailure } from "../../../src/controllers/failure.ts";
 import { PostgresError } from "../../../src/postgres/errors.ts";
-import { toKubeError, isNotFound, isConflict } from "../../../src/kube/errors.ts";
+import { KubeApiError, statusError, toKubeError, isNotFound, isConflict } from "../../../src/kube/errors.ts";
 import { workspaceChanged } from "../../../src/watch.ts";
 import type { WorkspaceDatabase } from "../../../src/api/types.ts";
 
@@ -25,14 +24,19 @@ describe("reconcile failures", () => {
 });
 
 describe("Kubernetes API errors", () => {
-  it("parses the Status body that arrives as text for undeclared codes", () => {
-    const raw = new ApiException(409, "conflict", JSON.stringify({ kind: "Status", reason: "Conflict", message: "the object has been modified" }), {});
-    const err = toKubeError(raw, "updating x");
+  it("reads code, reason and message from a Status body, and copes with a body that is not one", () => {
+    const err = statusError(409, JSON.stringify({ kind: "Status", reason: "Conflict", message: "the object has been modified" }), "updating x");
+    expect(err).to.be.instanceOf(KubeApiError);
     expect(err.code).to.equal(409);
     expect(err.reason).to.equal("Conflict");
     expect(err.message).to.equal("updating x: the object has been modified");
     expect(isConflict(err)).to.equal(true);
-    expect(isNotFound(toKubeError(new ApiException(404, "nf", "not json", {}), "reading"))).to.equal(true);
+    expect(toKubeError(err, "other context")).to.equal(err);
+    const notJson = statusError(404, "not json", "reading");
+    expect(isNotFound(notJson)).to.equal(true);
+    expect(notJson.reason).to.equal("HTTP404");
+    expect(notJson.message).to.equal("reading: not json");
+    expect(statusError(503, "", "listing").message).to.equal("listing: HTTP 503");
   });
 
   it("reports an unreachable server with code 0", () => {
@@ -53,6 +57,6 @@ describe("which WorkspaceDatabase updates need a pass", () => {
     expect(workspaceChanged(base, { ...base, metadata: { ...base.metadata, annotations: { "workspacedb.io/regenerate": "1" } } })).to.equal(true);
     // The first pass's own finalizer needs no second pass.
     expect(workspaceChanged(base, { ...base, metadata: { ...base.metadata, finalizers: ["f"] } })).to.equal(false);
-    expect(workspaceChanged(base, { ...base, metadata: { ...base.metadata, deletionTimestamp: new Date(0) } })).to.equal(true);
+    expect(workspaceChanged(base, { ...base, metadata: { ...base.metadata, deletionTimestamp: "2024-01-01T00:00:00Z" } })).to.equal(true);
   });
 });

@@ -1,10 +1,10 @@
 // Unit tests of the informer with a scripted watch: resourceVersion tracking, bookmarks, errors, 410 re-list.
 import { expect } from "chai";
 import { Writable } from "node:stream";
-import { KubeConfig } from "@kubernetes/client-node";
-import type { KubernetesListObject, V1ConfigMap } from "@kubernetes/client-node";
+import { KubeApiError } from "../../../src/kube/errors.ts";
+import type { KubeList, KubeObject } from "../../../src/kube/types.ts";
 import { Informer, objectKey } from "../../../src/runtime/informer.ts";
-import type { WatchPort } from "../../../src/runtime/informer.ts";
+import type { ListPage, WatchPort } from "../../../src/runtime/informer.ts";
 import { createLogger } from "../../../src/runtime/logger.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -48,14 +48,19 @@ class ScriptedWatch implements WatchPort {
   }
 }
 
-const cm = (name: string, rv: string, v = rv): V1ConfigMap => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "ns", resourceVersion: rv }, data: { v } });
-const listOf = (rv: string, ...items: V1ConfigMap[]): KubernetesListObject<V1ConfigMap> => ({ metadata: { resourceVersion: rv }, items });
+interface ConfigMap extends KubeObject {
+  data?: Record<string, string>;
+}
+
+const cm = (name: string, rv: string, v = rv): ConfigMap => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "ns", resourceVersion: rv }, data: { v } });
+const listOf = (rv: string, ...items: ConfigMap[]): KubeList<ConfigMap> => ({ metadata: { resourceVersion: rv }, items });
 
 describe("Informer (scripted watch)", () => {
-  let informer: Informer<V1ConfigMap>;
+  let informer: Informer<ConfigMap>;
   let watch: ScriptedWatch;
-  let lists: Array<KubernetesListObject<V1ConfigMap> | Error>;
+  let lists: Array<KubeList<ConfigMap> | Error>;
   let listCalls: number;
+  let pages: ListPage[];
   let events: string[];
   const lines: string[] = [];
 
@@ -63,13 +68,14 @@ describe("Informer (scripted watch)", () => {
     watch = new ScriptedWatch();
     lists = [];
     listCalls = 0;
+    pages = [];
     events = [];
-    informer = new Informer<V1ConfigMap>({
-      kubeConfig: new KubeConfig(),
+    informer = new Informer<ConfigMap>({
       path: "/api/v1/namespaces/ns/configmaps",
       watch,
-      list: async () => {
+      list: async (page) => {
         listCalls++;
+        pages.push(page);
         const next = lists.length > 1 ? lists.shift()! : lists[0]!;
         if (next instanceof Error) throw next;
         return next;
@@ -185,5 +191,53 @@ describe("Informer (scripted watch)", () => {
     expect(watch.last().aborted).to.equal(true);
     await sleep(30);
     expect(watch.opened).to.have.length(1);
+  });
+
+  it("lists in pages of pageSize, following continue tokens, and watches from the last page's resourceVersion", async () => {
+    const page = (rv: string, next: string | undefined, ...items: ConfigMap[]): KubeList<ConfigMap> =>
+      ({ metadata: { resourceVersion: rv, ...(next ? { continue: next } : {}) }, items });
+    lists = [page("10", "t1", cm("a", "1"), cm("b", "2")), page("10", "t2", cm("c", "3"), cm("d", "4")), page("10", undefined, cm("e", "5"))];
+    informer.start();
+    await informer.waitForSync(1000);
+    expect(pages).to.deep.equal([{ limit: 500 }, { limit: 500, continue: "t1" }, { limit: 500, continue: "t2" }]);
+    expect(informer.keys().sort()).to.deep.equal(["ns/a", "ns/b", "ns/c", "ns/d", "ns/e"]);
+    expect(events).to.deep.equal(["add a", "add b", "add c", "add d", "add e"]);
+    await until("watch", () => watch.opened.length === 1);
+    expect(watch.last().query.resourceVersion).to.equal("10");
+  });
+
+  it("starts the list again from the first page when a continue token expired (410)", async () => {
+    const expired = new KubeApiError("listing x: The provided continue parameter is too old", 410, "Expired");
+    const scripted: Array<KubeList<ConfigMap> | Error> = [
+      { metadata: { resourceVersion: "10", continue: "old" }, items: [cm("a", "1")] },
+      expired,
+      { metadata: { resourceVersion: "20", continue: "new" }, items: [cm("a", "1")] },
+      listOf("20", cm("b", "2")),
+    ];
+    let i = 0;
+    const paged = new Informer<ConfigMap>({
+      path: "/api/v1/namespaces/ns/configmaps",
+      watch,
+      list: async (p) => {
+        pages.push(p);
+        const next = scripted[i++]!;
+        if (next instanceof Error) throw next;
+        return next;
+      },
+      log: createLogger({ level: "debug", stream: new Writable({ write: (c: Buffer, _e, cb) => { lines.push(c.toString()); cb(); } }) }),
+      pageSize: 1,
+    });
+    const added: string[] = [];
+    paged.on({ onAdd: (o) => added.push(o.metadata?.name ?? "") });
+    paged.start();
+    try {
+      await paged.waitForSync(1000);
+      expect(pages).to.deep.equal([{ limit: 1 }, { limit: 1, continue: "old" }, { limit: 1 }, { limit: 1, continue: "new" }]);
+      expect(added).to.deep.equal(["a", "b"]); // nothing applied from the abandoned pages
+      expect(paged.resourceVersion()).to.equal("20");
+      expect(lines.join("")).to.include("listing again from the start");
+    } finally {
+      await paged.stop();
+    }
   });
 });
