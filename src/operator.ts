@@ -15,6 +15,7 @@ import {
 import type { Settings } from "./config/settings.ts";
 import { reconcileServer } from "./controllers/server.ts";
 import { ServerRegistry } from "./controllers/servers.ts";
+import { workspaceNames } from "./controllers/context.ts";
 import { LoginChecks } from "./controllers/login-checks.ts";
 import { reconcileWorkspace } from "./controllers/workspace.ts";
 import { withCachedReads } from "./kube/cached.ts";
@@ -24,6 +25,7 @@ import type { Secret } from "./kube/types.ts";
 import { generatePassword } from "./postgres/password.ts";
 import { scramSha256VerifierAsync } from "./postgres/scram.ts";
 import { ServerConnection } from "./postgres/server.ts";
+import type { WorkspaceNames } from "./postgres/state.ts";
 import { Controller } from "./runtime/controller.ts";
 import { Fence } from "./runtime/fence.ts";
 import { Informer, objectKey } from "./runtime/informer.ts";
@@ -74,7 +76,7 @@ export function buildOperator(settings: Settings, client: RestClient, log: Logge
     },
     { workspaces: { get: (key) => workspaces.get(key) }, servers: { get: (key) => serverInformer.get(key), list: () => serverInformer.list() }, secrets: { get: (key) => secrets.get(key) } },
   );
-  const servers = new ServerRegistry(kube, (endpoint) =>
+  const servers = new ServerRegistry(kube, (endpoint, server) =>
     ServerConnection.open(endpoint, {
       maxConnections: settings.postgres.maxConnectionsPerServer,
       connectTimeoutMs: settings.postgres.connectTimeout,
@@ -83,8 +85,22 @@ export function buildOperator(settings: Settings, client: RestClient, log: Logge
       applicationName: identity,
       fence: () => fence.check(),
       onIdleError: (err) => log.warn("idle PostgreSQL connection failed", { error: err.message }),
+      // One snapshot per resync: drift is seen at the next resync, as without it.
+      snapshotMaxAgeMs: Math.min(30_000, settings.resyncPeriod / 2),
+      expectedWorkspaces: () => settledOn(server.metadata.name),
     }),
   );
+  // The names of the workspaces on a server that its snapshot should hold (see postgres/snapshot.ts).
+  function* settledOn(server: string): Iterable<WorkspaceNames> {
+    for (const ws of workspaces.list()) {
+      if (ws.status?.server !== server || ws.status.database === undefined || ws.metadata.deletionTimestamp !== undefined) continue;
+      try {
+        yield workspaceNames(ws);
+      } catch {
+        // an invalid name: its own pass reports it
+      }
+    }
+  }
 
   const workspaces = new Informer<WorkspaceDatabase>({
     client,
@@ -112,7 +128,11 @@ export function buildOperator(settings: Settings, client: RestClient, log: Logge
 
   const observer = observeWorkspaces(metrics);
   // Each login is checked at most every half resync period, within a budget per server and minute.
-  const loginChecks = new LoginChecks({ perMinute: settings.postgres.passwordChecksPerMinute, minIntervalMs: settings.resyncPeriod / 2 });
+  const loginChecks = new LoginChecks({
+    perMinute: settings.postgres.passwordChecksPerMinute,
+    minIntervalMs: settings.resyncPeriod / 2,
+    onCheck: (reason) => metrics.passwordChecks.inc({ reason }),
+  });
   const workspaceController = new Controller({
     name: "workspacedatabase",
     workers: settings.workers,
