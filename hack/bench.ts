@@ -127,7 +127,16 @@ for (const n of sizes) {
     await core.deleteCollectionNamespacedSecret({ namespace: ns });
     await pool(objects, workers, async (obj) => {
       const database = deriveDatabaseName(ns, obj.metadata.name);
-      await sql.dropDatabase(database);
+      // A backend of the floor's logins may still be on its way out (42501/55006 for a moment): retry.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await sql.dropDatabase(database);
+          break;
+        } catch (err) {
+          if (attempt >= 20) throw err;
+          await sleep(250);
+        }
+      }
       await sql.dropRole(database);
       await sql.dropRole(`${database}_ro`);
     });
