@@ -33,7 +33,7 @@ import { restLeaseApi } from "./runtime/leader.ts";
 import type { Logger } from "./runtime/logger.ts";
 import { Manager } from "./runtime/manager.ts";
 import { createMetrics, createRegistry } from "./runtime/metrics.ts";
-import { observeWorkspaces, workspaceChanged } from "./watch.ts";
+import { observeWorkspaces, workspaceChanged } from "./controllers/triggers.ts";
 
 /** True when `ws` may have something on the DatabaseServer `server` (status records both: written before anything is created). */
 function usesServer(ws: WorkspaceDatabase, server: string): boolean {

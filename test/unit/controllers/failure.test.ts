@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { toFailure, ReconcileFailure } from "../../../src/controllers/failure.ts";
 import { PostgresError } from "../../../src/postgres/errors.ts";
 import { KubeApiError, statusError, toKubeError, isNotFound, isConflict } from "../../../src/kube/errors.ts";
-import { workspaceChanged } from "../../../src/watch.ts";
+import { workspaceChanged } from "../../../src/controllers/triggers.ts";
 import type { WorkspaceDatabase } from "../../../src/api/types.ts";
 
 describe("reconcile failures", () => {

@@ -1,8 +1,8 @@
 // Which watch events deserve a reconcile, and the per-object metrics kept from reconcile results.
-import type { WorkspaceDatabase } from "./api/types.ts";
-import { objectKey } from "./runtime/informer.ts";
-import type { Metrics } from "./runtime/metrics.ts";
-import { sameJson } from "./controllers/equal.ts";
+import type { WorkspaceDatabase } from "../api/types.ts";
+import { objectKey } from "../runtime/informer.ts";
+import type { Metrics } from "../runtime/metrics.ts";
+import { sameJson } from "./equal.ts";
 
 /**
  * True when an update of a WorkspaceDatabase may need work: a new generation (spec), changed
