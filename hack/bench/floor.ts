@@ -8,6 +8,7 @@ import { scramSha256Verifier } from "../../src/postgres/scram.ts";
 import type { ServerConnection } from "../../src/postgres/server.ts";
 import type { SqlStatement } from "../../src/postgres/sql.ts";
 import type { DesiredWorkspace, WorkspaceState } from "../../src/postgres/state.ts";
+import { applyPlan } from "../../src/postgres/workspace.ts";
 
 /** What the floor writes to Kubernetes for one object: two Secrets and one status patch. */
 export interface FloorKube {
@@ -46,7 +47,7 @@ export async function floorProvision(sql: ServerConnection, kube: FloorKube, obj
     extensions: [],
     verifiers: { readWrite: () => verifiers.readWrite, readOnly: () => verifiers.readOnly },
   };
-  await sql.applyPlan(floorStatements(sql.adminRole, desired));
+  await applyPlan(sql, floorStatements(sql.adminRole, desired));
   for (const [role, password] of [[names.readWrite, passwords.readWrite], [names.readOnly, passwords.readOnly]] as const) {
     const outcome = await sql.probeLogin(database, role, password);
     if (outcome.kind !== "accepted") throw new Error(`floor: ${role} did not log in (${outcome.kind})`);

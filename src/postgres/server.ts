@@ -10,12 +10,12 @@ import { probeLogin, type LoginOutcome } from "./login-probe.ts";
 import { formatMarker, type MarkedPart, type WorkspaceRef } from "./marker.ts";
 import { misplacedExtensions } from "./plan.ts";
 import type { Queryable, ServerAccess } from "./queryable.ts";
-import { readSharedFacts, type SharedFacts } from "./shared.ts";
+import { readSharedFacts } from "./shared.ts";
 import { SharedSnapshot, type SharedRead } from "./snapshot.ts";
 import * as sql from "./sql.ts";
-import type { DesiredWorkspace, WorkspaceNames, WorkspaceState } from "./state.ts";
+import type { DesiredWorkspace, WorkspaceNames } from "./state.ts";
 import { dropDatabase, dropRole } from "./teardown.ts";
-import { applyPlan, convergeWorkspace, inspectWorkspace, type ConvergeResult } from "./workspace.ts";
+import { convergeWorkspace } from "./workspace.ts";
 import type { ProvisionResult, ServerSql } from "../controllers/ports.ts";
 
 /** How long the admin role's attributes are trusted before they are read again. */
@@ -266,23 +266,8 @@ export class ServerConnection implements ServerAccess, ServerSql {
 
   /** Inspects (starting from `shared` when given), plans and applies until the workspace is in place. */
   async provision(desired: DesiredWorkspace, shared?: SharedRead): Promise<ProvisionResult> {
-    const result = await this.convergeWorkspace(desired, shared === undefined ? {} : { shared });
+    const result = await convergeWorkspace(this, desired, shared === undefined ? {} : { shared });
     return { statements: result.applied.length, misplacedExtensions: misplacedExtensions(result.state.inside, desired) };
-  }
-
-  /** Observes one workspace with read-only catalog queries (its shared part from `shared` when given). */
-  inspectWorkspace(names: WorkspaceNames, shared?: SharedFacts): Promise<WorkspaceState> {
-    return inspectWorkspace(this, names, shared);
-  }
-
-  /** Inspects, plans and applies until the plan is empty (at most `maxPasses`); returns what was applied. */
-  convergeWorkspace(desired: DesiredWorkspace, options?: Parameters<typeof convergeWorkspace>[2]): Promise<ConvergeResult> {
-    return convergeWorkspace(this, desired, options);
-  }
-
-  /** Executes planned statements in order, each in its own database, outside transactions. */
-  applyPlan(statements: readonly sql.SqlStatement[]): Promise<number> {
-    return applyPlan(this, statements);
   }
 
   /** Logs in as `role` with SCRAM-SHA-256 only; see login-probe.ts. */

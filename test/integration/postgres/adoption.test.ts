@@ -6,6 +6,7 @@ import type { ServerConnection } from "../../../src/postgres/server.ts";
 import type { WorkspaceNames } from "../../../src/postgres/state.ts";
 import { asUser, dropWorkspace, expectNoPasswordInLog, logsIn, newWorkspace, openAdmin, superQuery, uniqueName } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
+import { convergeWorkspace, inspectWorkspace } from "../../../src/postgres/workspace.ts";
 
 describe("postgres adoption and names (integration)", function () {
   let server: ServerConnection;
@@ -35,13 +36,13 @@ describe("postgres adoption and names (integration)", function () {
     await superQuery("CREATE TABLE public.by_superuser (x int)", [], db);
     await superQuery(`GRANT ${legacy} TO "${getGround().postgres.adminUser}"`);
 
-    const before = await server.inspectWorkspace(ws.names);
+    const before = await inspectWorkspace(server, ws.names);
     expect(before.database).to.deep.include({ owner: legacy, comment: null, adminCanConnect: true });
     // The plan never takes an unmarked database: the claim step (controllers/ownership.ts) marks it first.
-    const refused = await server.convergeWorkspace(ws.desired).then(() => undefined, (e: unknown) => e as { kind?: string });
+    const refused = await convergeWorkspace(server, ws.desired).then(() => undefined, (e: unknown) => e as { kind?: string });
     expect(refused?.kind).to.equal("Conflict");
     await server.mark(ws.desired.owner, ws.names, ["database"]);
-    const result = await server.convergeWorkspace(ws.desired);
+    const result = await convergeWorkspace(server, ws.desired);
     expect(result.state.database).to.deep.include({ owner: getGround().postgres.adminUser });
     expect(result.state.inside!.tablesWithoutReadOnlySelect).to.deep.equal([{ schema: "public", name: "by_superuser", grantable: false }]);
     expect(planWorkspace(result.state, ws.desired)).to.deep.equal([]);
@@ -56,8 +57,8 @@ describe("postgres adoption and names (integration)", function () {
     ws.names.readWrite = database;
     ws.names.readOnly = `${database}_ro`;
     cleanup.push(ws.names);
-    await server.convergeWorkspace(ws.desired);
-    expect(planWorkspace(await server.inspectWorkspace(ws.names), ws.desired)).to.deep.equal([]);
+    await convergeWorkspace(server, ws.desired);
+    expect(planWorkspace(await inspectWorkspace(server, ws.names), ws.desired)).to.deep.equal([]);
     await asUser(database, ws.names.readWrite, ws.passwords.readWrite, async (c) => {
       await c.query(`CREATE SCHEMA "we""ird"`);
       await c.query(`CREATE TABLE "we""ird"."t;x" (v int)`);
@@ -69,9 +70,9 @@ describe("postgres adoption and names (integration)", function () {
   it("provisions several workspaces in parallel", async () => {
     const many: TestWorkspace[] = Array.from({ length: 4 }, () => newWorkspace("par"));
     cleanup.push(...many.map((w) => w.names));
-    await Promise.all(many.map((w) => server.convergeWorkspace(w.desired)));
+    await Promise.all(many.map((w) => convergeWorkspace(server, w.desired)));
     for (const w of many) {
-      expect(planWorkspace(await server.inspectWorkspace(w.names), w.desired)).to.deep.equal([]);
+      expect(planWorkspace(await inspectWorkspace(server, w.names), w.desired)).to.deep.equal([]);
     }
   });
 

@@ -8,6 +8,7 @@ import { ServerConnection } from "../../../src/postgres/server.ts";
 import pgModule from "pg";
 import { connectAs, dropWorkspace, expectNoPasswordInLog, generatedPasswords, logsIn, openAdmin, provision, superQuery } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
+import { convergeWorkspace } from "../../../src/postgres/workspace.ts";
 
 describe("postgres logins (integration)", function () {
   let server: ServerConnection;
@@ -67,7 +68,7 @@ describe("postgres logins (integration)", function () {
     generatedPasswords.push(next);
     const verifier = scramSha256Verifier(next);
     ws.desired.verifiers.readOnly = () => verifier;
-    const { applied } = await server.convergeWorkspace(ws.desired);
+    const { applied } = await convergeWorkspace(server, ws.desired);
     expect(applied.map((s) => s.summary)).to.deep.equal([`enable login ${ws.names.readOnly}`]);
     expect(await logsIn(server, ws.names.database, ws.names.readOnly, next)).to.equal(true);
     ws.passwords.readOnly = next;

@@ -6,6 +6,7 @@ import { planWorkspace } from "../../../src/postgres/plan.ts";
 import type { ServerConnection } from "../../../src/postgres/server.ts";
 import { asUser, connectAs, dropWorkspace, expectNoPasswordInLog, failsWith, openAdmin, provision, superQuery, uniqueName } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
+import { applyPlan, convergeWorkspace, inspectWorkspace } from "../../../src/postgres/workspace.ts";
 
 const RW_SETUP = [
   "CREATE TABLE public.t (id serial PRIMARY KEY, v text)",
@@ -66,7 +67,7 @@ describe("postgres privileges (integration)", function () {
       for (const query of READS) await c.query(query);
       expect((await c.query<{ x: number }>("SELECT x FROM mine.mv2")).rows).to.deep.equal([{ x: 42 }]);
     });
-    expect(planWorkspace(await server.inspectWorkspace(a.names), a.desired)).to.deep.equal([]);
+    expect(planWorkspace(await inspectWorkspace(server, a.names), a.desired)).to.deep.equal([]);
   });
 
   it("stops the read-only login from writing or creating anything, even with read-only mode off", async () => {
@@ -108,12 +109,12 @@ describe("postgres privileges (integration)", function () {
       await db.query("CREATE MATERIALIZED VIEW admin_made.later_mv AS SELECT 1 AS x");
     });
     expect(await ro((c) => failsWith(() => c.query("SELECT * FROM admin_made.later")))).to.equal("42501");
-    const plan = planWorkspace(await server.inspectWorkspace(a.names), a.desired).map((s) => s.sql);
+    const plan = planWorkspace(await inspectWorkspace(server, a.names), a.desired).map((s) => s.sql);
     expect(plan).to.deep.equal([
       `ALTER DEFAULT PRIVILEGES FOR ROLE "${admin}" GRANT SELECT ON TABLES TO "${a.names.readOnly}"`,
       `GRANT SELECT ON TABLE "admin_made"."later", "admin_made"."later_mv" TO "${a.names.readOnly}"`,
     ]);
-    await server.convergeWorkspace(a.desired);
+    await convergeWorkspace(server, a.desired);
     await ro(async (c) => {
       await c.query("SELECT * FROM admin_made.later");
       await c.query("SELECT * FROM admin_made.later_mv");
@@ -135,7 +136,7 @@ describe("postgres privileges (integration)", function () {
     await superQuery(`ALTER ROLE ${roRole} RESET default_transaction_read_only`);
     await superQuery(`ALTER DATABASE "${db}" SET statement_timeout = 0`);
 
-    const plan = planWorkspace(await server.inspectWorkspace(a.names), a.desired).map((s) => s.sql);
+    const plan = planWorkspace(await inspectWorkspace(server, a.names), a.desired).map((s) => s.sql);
     expect(plan).to.deep.equal([
       `ALTER ROLE ${roRole} SET default_transaction_read_only = on`,
       `REVOKE ALL ON DATABASE "${db}" FROM PUBLIC`,
@@ -148,8 +149,8 @@ describe("postgres privileges (integration)", function () {
       `GRANT SELECT ON TABLE "mine"."mv2", "public"."t" TO ${roRole}`,
       `GRANT SELECT ON SEQUENCE "mine"."q2" TO ${roRole}`,
     ]);
-    await server.applyPlan(planWorkspace(await server.inspectWorkspace(a.names), a.desired));
-    expect(planWorkspace(await server.inspectWorkspace(a.names), a.desired)).to.deep.equal([]);
+    await applyPlan(server, planWorkspace(await inspectWorkspace(server, a.names), a.desired));
+    expect(planWorkspace(await inspectWorkspace(server, a.names), a.desired)).to.deep.equal([]);
     await ro(async (c) => {
       for (const query of READS) await c.query(query);
     });

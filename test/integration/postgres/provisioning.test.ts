@@ -10,6 +10,7 @@ import { formatMarker } from "../../../src/postgres/marker.ts";
 import { readSharedFacts } from "../../../src/postgres/shared.ts";
 import { asUser, dropWorkspace, expectNoPasswordInLog, logsIn, newWorkspace, openAdmin, statementLog, superQuery, uniqueName } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
+import { applyPlan, convergeWorkspace, inspectWorkspace } from "../../../src/postgres/workspace.ts";
 
 describe("postgres provisioning (integration)", function () {
   let server: ServerConnection;
@@ -35,8 +36,8 @@ describe("postgres provisioning (integration)", function () {
     const a = newWorkspace("batch-a");
     const b = newWorkspace("batch-b");
     created.push(a, b);
-    await server.convergeWorkspace(a.desired);
-    await server.convergeWorkspace(b.desired);
+    await convergeWorkspace(server, a.desired);
+    await convergeWorkspace(server, b.desired);
     const absent = uniqueName("absent");
     const names = [a.names, b.names, { database: absent, readWrite: absent, readOnly: `${absent}_ro` }];
     const alone = await Promise.all(names.map(async (n) => (await readSharedFacts(server, [n])).get(n.database)));
@@ -46,7 +47,7 @@ describe("postgres provisioning (integration)", function () {
     expect(names.map((n) => together.get(n.database))).to.deep.equal(alone);
     expect(together.get(a.names.database)!.readOnly).to.deep.include({ canLogin: true, comment: formatMarker(a.desired.owner, "read-only") });
     expect(together.get(absent)).to.deep.include({ database: null, readWrite: null, readOnly: null });
-    const state = await server.inspectWorkspace(a.names, together.get(a.names.database));
+    const state = await inspectWorkspace(server, a.names, together.get(a.names.database));
     expect(planWorkspace(state, a.desired)).to.deep.equal([]);
     await new Promise((resolve) => setTimeout(resolve, 500)); // the server writes its log a moment later
     const log = statementLog()?.slice(logBefore);
@@ -59,25 +60,25 @@ describe("postgres provisioning (integration)", function () {
   it("provisions with one plan, then plans nothing and issues no DDL on a second pass", async () => {
     const ws = newWorkspace("prov");
     created.push(ws);
-    const first = await server.inspectWorkspace(ws.names);
+    const first = await inspectWorkspace(server, ws.names);
     expect(first.database).to.equal(null);
     const plan = planWorkspace(first, ws.desired);
     // Any login that could write template1 (older clusters let PUBLIC create in its public schema) plants nothing in ours.
     await superQuery("CREATE TABLE public.planted_in_template1 (x int)", [], "template1");
     try {
-      expect(await server.applyPlan(plan)).to.equal(plan.length);
+      expect(await applyPlan(server, plan)).to.equal(plan.length);
     } finally {
       await superQuery("DROP TABLE public.planted_in_template1", [], "template1");
     }
 
     const logBefore = statementLog()?.length ?? 0;
-    const state = await server.inspectWorkspace(ws.names);
+    const state = await inspectWorkspace(server, ws.names);
     expect(planWorkspace(state, ws.desired)).to.deep.equal([]);
     expect(state.database).to.deep.include({ owner: getGround().postgres.adminUser, connectionLimit: 20 });
     expect(state.database!.settings).to.deep.equal({ statement_timeout: "90min", idle_in_transaction_session_timeout: "5min" });
     expect(state.readWrite).to.deep.include({ connectionLimit: 20, comment: formatMarker(ws.desired.owner, "read-write") });
     expect(state.readOnly).to.deep.include({ connectionLimit: 20, comment: formatMarker(ws.desired.owner, "read-only") });
-    const second = await server.convergeWorkspace(ws.desired);
+    const second = await convergeWorkspace(server, ws.desired);
     expect(second.applied).to.deep.equal([]);
     const log = statementLog();
     if (log !== undefined) {
@@ -98,15 +99,15 @@ describe("postgres provisioning (integration)", function () {
     const ws = newWorkspace("ext");
     created.push(ws);
     ws.desired.extensions = ["pgcrypto"];
-    const result = await server.convergeWorkspace(ws.desired);
+    const result = await convergeWorkspace(server, ws.desired);
     // A created database is not inspected again in the same pass: look now.
-    expect((await server.inspectWorkspace(ws.names)).inside!.extensions).to.deep.include({ name: "pgcrypto", schema: "extensions" });
+    expect((await inspectWorkspace(server, ws.names)).inside!.extensions).to.deep.include({ name: "pgcrypto", schema: "extensions" });
     expect(result.applied.filter((s) => s.sql.includes("EXTENSION"))).to.have.length(1);
     const [row] = await superQuery<{ schema: string; owner: string }>(
       "SELECT n.nspname AS schema, pg_get_userbyid(n.nspowner) AS owner FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'pgcrypto'", [], ws.names.database,
     );
     expect(row).to.deep.equal({ schema: "extensions", owner: getGround().postgres.adminUser });
-    expect((await server.convergeWorkspace(ws.desired)).applied).to.deep.equal([]);
+    expect((await convergeWorkspace(server, ws.desired)).applied).to.deep.equal([]);
     // Both logins find the functions without qualifying them; neither can create anything in the schema.
     await asUser(ws.names.database, ws.names.readWrite, ws.passwords.readWrite, async (c) => {
       await c.query("SELECT gen_random_uuid(), digest('x', 'sha256')");
@@ -119,10 +120,10 @@ describe("postgres provisioning (integration)", function () {
   it("refuses an extensions schema the read/write login made (Conflict), and leaves it alone", async () => {
     const ws = newWorkspace("extconf");
     created.push(ws);
-    await server.convergeWorkspace(ws.desired);
+    await convergeWorkspace(server, ws.desired);
     await asUser(ws.names.database, ws.names.readWrite, ws.passwords.readWrite, (c) => c.query("CREATE SCHEMA extensions"));
     ws.desired.extensions = ["pgcrypto"];
-    const err = await server.convergeWorkspace(ws.desired).then(() => undefined, (e: unknown) => e as PostgresError);
+    const err = await convergeWorkspace(server, ws.desired).then(() => undefined, (e: unknown) => e as PostgresError);
     expect(err?.kind).to.equal("Conflict");
     expect(err?.message).to.match(/schema extensions .* is owned by/);
     expect(await superQuery("SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto'", [], ws.names.database)).to.have.length(0);
@@ -132,7 +133,7 @@ describe("postgres provisioning (integration)", function () {
     const ws = newWorkspace("badext");
     created.push(ws);
     ws.desired.extensions = ["no_such_extension"];
-    const err = await server.convergeWorkspace(ws.desired).then(() => undefined, (e: unknown) => e as PostgresError);
+    const err = await convergeWorkspace(server, ws.desired).then(() => undefined, (e: unknown) => e as PostgresError);
     expect(err?.kind).to.equal("InvalidSpec");
     expect(err?.message).to.match(/no_such_extension/);
   });

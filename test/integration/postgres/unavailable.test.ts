@@ -5,6 +5,7 @@ import type { PostgresError } from "../../../src/postgres/errors.ts";
 import type { ServerConnection } from "../../../src/postgres/server.ts";
 import { dropWorkspace, logsIn, openAdmin, provision } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
+import { applyPlan, inspectWorkspace } from "../../../src/postgres/workspace.ts";
 
 async function failure(promise: Promise<unknown>): Promise<PostgresError | undefined> {
   return promise.then(() => undefined, (e: unknown) => e as PostgresError);
@@ -33,9 +34,9 @@ describe("postgres unavailable (integration)", function () {
     await postgres.stop();
     try {
       expect((await failure(server.serverInfo()))?.kind).to.equal("Unavailable");
-      expect((await failure(server.inspectWorkspace(ws.names)))?.kind).to.equal("Unavailable");
+      expect((await failure(inspectWorkspace(server, ws.names)))?.kind).to.equal("Unavailable");
       expect((await failure(server.probeLogin(ws.names.database, ws.names.readWrite, ws.passwords.readWrite)))?.kind).to.equal("Unavailable");
-      expect((await failure(server.applyPlan([{ sql: "SELECT 1", database: ws.names.database, summary: "probe" }])))?.kind).to.equal("Unavailable");
+      expect((await failure(applyPlan(server, [{ sql: "SELECT 1", database: ws.names.database, summary: "probe" }])))?.kind).to.equal("Unavailable");
     } finally {
       await postgres.start();
     }
