@@ -309,6 +309,9 @@ export class Informer<T extends KubeObject> {
   }
 
   #prepare(obj: T, listed: boolean): T {
+    // managedFields (server-side apply bookkeeping) is often the largest part of an object and nothing
+    // here reads it: the cache does not keep it.
+    if (obj.metadata !== undefined && "managedFields" in obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
     // Listed items of built-in kinds come without apiVersion and kind; watch events carry them.
     if (listed) {
       if (obj.apiVersion === undefined && this.#opts.apiVersion !== undefined) obj.apiVersion = this.#opts.apiVersion;

@@ -104,6 +104,17 @@ describe("Informer (scripted watch)", () => {
     expect(objectKey(informer.get("ns/a")!)).to.equal("ns/a");
   });
 
+  it("keeps no managedFields in its cache, from lists and from watch events", async () => {
+    const managed = (o: ConfigMap): ConfigMap => ({ ...o, metadata: { ...o.metadata, managedFields: [{ manager: "kubectl", operation: "Apply" }] } as ConfigMap["metadata"] });
+    lists = [listOf("10", managed(cm("a", "9")))];
+    informer.start();
+    await informer.waitForSync(1000);
+    await until("watch", () => watch.opened.length === 1);
+    watch.last().send("ADDED", managed(cm("b", "11")));
+    await until("b", () => informer.get("ns/b") !== undefined);
+    for (const key of ["ns/a", "ns/b"]) expect(informer.get(key)!.metadata).to.not.have.property("managedFields");
+  });
+
   it("tracks resourceVersion through events and bookmarks, and re-watches from it when closed", async () => {
     lists = [listOf("10")];
     informer.start();
