@@ -46,6 +46,13 @@ export interface Settings {
   backoff: { base: number; max: number };
   /** How long SIGTERM waits for in-flight reconciles, ms. */
   shutdownTimeout: number;
+  /**
+   * Namespaces whose WorkspaceDatabases (and managed Secrets) are watched, one watch each; empty: every
+   * namespace, through one cluster-wide watch. DatabaseServers are always watched cluster-wide.
+   */
+  watchNamespaces: string[];
+  /** Label selector of the WorkspaceDatabases this operator reconciles (sharding); empty: all of them. */
+  workspaceSelector: string;
 }
 
 /** Settings used when nothing else sets them (the lease namespace may come from POD_NAMESPACE instead). */
@@ -68,6 +75,8 @@ export const DEFAULT_SETTINGS: Settings = {
   postgres: { maxConnectionsPerServer: 4, connectTimeout: 10_000, statementTimeout: 15_000, lockTimeout: 5_000, passwordChecksPerMinute: 60 },
   backoff: { base: 5, max: 1_000_000 },
   shutdownTimeout: 30_000,
+  watchNamespaces: [],
+  workspaceSelector: "",
 };
 
 const duration = (minimum: number, maximum: number, description: string): Record<string, unknown> => ({
@@ -79,6 +88,8 @@ const duration = (minimum: number, maximum: number, description: string): Record
 });
 
 const dnsName = { type: "string", minLength: 1, maxLength: 253, pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" };
+/** A namespace name: an RFC 1123 DNS label. */
+export const NAMESPACE_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
 /**
  * JSON Schema of {@link Settings} after durations were converted to milliseconds. Leaves marked
@@ -87,7 +98,10 @@ const dnsName = { type: "string", minLength: 1, maxLength: 253, pattern: "^[a-z0
 export const settingsSchema = {
   type: "object",
   additionalProperties: false,
-  required: ["logLevel", "logFormat", "metricsHost", "metricsPort", "workers", "resyncPeriod", "leaderElection", "passwordLength", "postgres", "backoff", "shutdownTimeout"],
+  required: [
+    "logLevel", "logFormat", "metricsHost", "metricsPort", "workers", "resyncPeriod", "leaderElection", "passwordLength", "postgres", "backoff",
+    "shutdownTimeout", "watchNamespaces", "workspaceSelector",
+  ],
   properties: {
     logLevel: { type: "string", enum: [...LOG_LEVELS], description: "log level" },
     logFormat: { type: "string", enum: ["json", "text"], description: "log line format" },
@@ -132,6 +146,14 @@ export const settingsSchema = {
       },
     },
     shutdownTimeout: duration(0, 600_000, "how long SIGTERM waits for in-flight reconciles"),
+    watchNamespaces: {
+      type: "array",
+      uniqueItems: true,
+      maxItems: 1000,
+      items: { type: "string", minLength: 1, maxLength: 63, pattern: NAMESPACE_PATTERN },
+      description: "namespaces whose WorkspaceDatabases are reconciled (empty: all)",
+    },
+    workspaceSelector: { type: "string", maxLength: 4096, description: "label selector of the WorkspaceDatabases reconciled (empty: all)" },
   },
 } as const;
 

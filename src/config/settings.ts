@@ -161,10 +161,15 @@ function parseFlags(argv: string[], problems: string[]): Flag[] {
   return out;
 }
 
-/** Converts strings (env, flags) and duration strings (anywhere) to the leaf's type; leaves anything else for the schema to reject. */
+/**
+ * Converts strings (env, flags) and duration strings (anywhere) to the leaf's type; a list given as
+ * one string ("a,b", "a b") becomes its comma- or space-separated items ("" is the empty list).
+ * Leaves anything else for the schema to reject.
+ */
 function coerce(leaf: SettingLeaf, value: unknown): unknown {
   if (leaf.schema["x-duration"] === true) return typeof value === "string" ? parseDuration(value) ?? value : value;
   if (typeof value !== "string") return value;
+  if (leaf.schema.type === "array") return value.split(/[\s,]+/).filter((item) => item !== "");
   const text = value.trim();
   if (leaf.schema.type === "integer") return /^-?\d+$/.test(text) ? Number(text) : value;
   if (leaf.schema.type === "boolean") {
@@ -184,16 +189,58 @@ function validate(settings: Record<string, unknown>, merged: Map<string, Value>,
 }
 
 function describe(e: ErrorObject, merged: Map<string, Value>): string {
-  const path = e.instancePath.slice(1).replace(/\//g, ".");
+  const segments = e.instancePath.slice(1).split("/");
+  let path = segments.join(".");
+  // An item of a list ("watchNamespaces/1"): named after its setting.
+  let item: number | undefined;
+  const last = segments[segments.length - 1] ?? "";
+  if (!leafByPath.has(path) && /^\d+$/.test(last) && leafByPath.has(segments.slice(0, -1).join("."))) {
+    item = Number(last);
+    path = segments.slice(0, -1).join(".");
+  }
   const leaf = leafByPath.get(path);
-  const source = merged.get(path)?.source ?? "default";
+  const entry = merged.get(path);
+  const source = entry?.source ?? "default";
   const isDuration = leaf?.schema["x-duration"] === true;
   let why = e.message ?? "is invalid";
-  const params = e.params as { limit?: unknown; comparison?: unknown; allowedValues?: unknown };
+  const params = e.params as { limit?: unknown; comparison?: unknown; allowedValues?: unknown; i?: unknown };
   if (e.keyword === "enum") why = `must be one of ${(params.allowedValues as unknown[]).join(", ")}`;
   else if (isDuration && e.keyword === "type") why = `must be a duration such as "30s", "5m" or "1h"`;
   else if (isDuration && typeof params.limit === "number") why = `must be ${String(params.comparison)} ${formatDuration(params.limit)}`;
+  else if (path === "watchNamespaces" && item !== undefined) {
+    const value = Array.isArray(entry?.value) ? (entry.value as unknown[])[item] : undefined;
+    why = `item ${item + 1} (${JSON.stringify(value)}) is not a namespace name (a lowercase RFC 1123 label of at most 63 characters)`;
+  } else if (path === "watchNamespaces" && e.keyword === "uniqueItems") {
+    const value = Array.isArray(entry?.value) && typeof params.i === "number" ? (entry.value as unknown[])[params.i] : undefined;
+    why = `lists ${JSON.stringify(value)} more than once`;
+  } else if (path === "watchNamespaces" && e.keyword === "type") why = "must be a list of namespace names";
   return `setting "${path}" (from ${source}): ${why}`;
+}
+
+/**
+ * Why a label selector cannot be right, or undefined when it may be: a loose check at load (no empty
+ * requirement between commas, balanced parentheses). The API server parses it for real and refuses
+ * anything else (the operator then exits naming it).
+ */
+export function labelSelectorProblem(selector: string): string | undefined {
+  if (selector === "") return undefined;
+  const requirements: string[] = [];
+  let depth = 0;
+  let current = "";
+  for (const ch of selector) {
+    if (ch === "(") depth++;
+    if (ch === ")" && --depth < 0) return `has a ")" without its "("`;
+    if (ch === "," && depth === 0) {
+      requirements.push(current);
+      current = "";
+    } else current += ch;
+  }
+  requirements.push(current);
+  if (depth > 0) return `has a "(" without its ")"`;
+  if (requirements.length === 1 && current.trim() === "") return "is blank (leave it empty to select every WorkspaceDatabase)";
+  const empty = requirements.findIndex((r) => r.trim() === "");
+  if (empty >= 0) return `has an empty requirement (number ${empty + 1} of ${requirements.length}; requirements are separated by commas)`;
+  return undefined;
 }
 
 function crossCheck(s: Record<string, unknown>, merged: Map<string, Value>, problems: string[]): void {
@@ -207,6 +254,8 @@ function crossCheck(s: Record<string, unknown>, merged: Map<string, Value>, prob
   need(bo.base <= bo.max, "backoff.base", `must not exceed backoff.max (${formatDuration(bo.max)})`);
   const pg = s.postgres as Settings["postgres"];
   need(pg.lockTimeout <= pg.statementTimeout, "postgres.lockTimeout", `must not exceed postgres.statementTimeout (${formatDuration(pg.statementTimeout)})`);
+  const selectorProblem = labelSelectorProblem(s.workspaceSelector as string);
+  need(selectorProblem === undefined, "workspaceSelector", `${selectorProblem ?? ""}: a label selector such as "shard=a" or "team in (x,y),!legacy"`);
   // Leader fencing: a statement started just before the fence closes must be over before another replica may lead.
   if (le.enabled) {
     need(

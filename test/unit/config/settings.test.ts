@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SettingsError, envName, flagName, loadSettings } from "../../../src/config/settings.ts";
+import { SettingsError, envName, flagName, labelSelectorProblem, loadSettings } from "../../../src/config/settings.ts";
 import { DEFAULT_SETTINGS } from "../../../src/config/schema.ts";
 import { formatDuration, parseDuration } from "../../../src/config/duration.ts";
 
@@ -144,6 +144,54 @@ describe("loadSettings", () => {
     expect(loadSettings([], { WSDB_POSTGRES_STATEMENT_TIMEOUT: "20s", WSDB_LEADER_ELECTION: "false" }, { cwd: dir }).postgres.statementTimeout).to.equal(20_000);
     expect(errorOf(() => loadSettings(["--postgres-lock-timeout", "16s"], {}, { cwd: dir })).problems[0])
       .to.equal('setting "postgres.lockTimeout" (from --postgres-lock-timeout): must not exceed postgres.statementTimeout (15s)');
+  });
+
+  it("reads watchNamespaces as a list from YAML and as a comma- or space-separated string from env and flags", () => {
+    expect(loadSettings([], {}, { cwd: dir }).watchNamespaces).to.deep.equal([]);
+    const file = writeConfig("watchNamespaces: [team-a, team-b]\n");
+    expect(loadSettings(["--config", file], {}).watchNamespaces).to.deep.equal(["team-a", "team-b"]);
+    expect(loadSettings([], { WSDB_WATCH_NAMESPACES: "a,b, c" }, { cwd: dir }).watchNamespaces).to.deep.equal(["a", "b", "c"]);
+    expect(loadSettings(["--watch-namespaces", "x y"], {}, { cwd: dir }).watchNamespaces).to.deep.equal(["x", "y"]);
+    expect(loadSettings(["--watch-namespaces=solo"], { WSDB_WATCH_NAMESPACES: "a,b" }, { cwd: dir }).watchNamespaces).to.deep.equal(["solo"]);
+    // An empty string from the environment overrides the file back to every namespace.
+    expect(loadSettings(["--config", file], { WSDB_WATCH_NAMESPACES: "" }).watchNamespaces).to.deep.equal([]);
+    expect(loadSettings(["--config", writeConfig("watchNamespaces: a, b\n", "s.yaml")], {}).watchNamespaces).to.deep.equal(["a", "b"]);
+  });
+
+  it("refuses watchNamespaces that are not namespace names, or listed twice", () => {
+    expect(errorOf(() => loadSettings([], { WSDB_WATCH_NAMESPACES: "ok,Not_A_Namespace" }, { cwd: dir })).message)
+      .to.equal('setting "watchNamespaces" (from WSDB_WATCH_NAMESPACES): item 2 ("Not_A_Namespace") is not a namespace name (a lowercase RFC 1123 label of at most 63 characters)');
+    expect(errorOf(() => loadSettings(["--watch-namespaces", `a,${"x".repeat(64)}`], {}, { cwd: dir })).message)
+      .to.contain('setting "watchNamespaces" (from --watch-namespaces): item 2');
+    expect(errorOf(() => loadSettings(["--watch-namespaces", "a,b,a"], {}, { cwd: dir })).message)
+      .to.equal('setting "watchNamespaces" (from --watch-namespaces): lists "a" more than once');
+    const file = writeConfig("watchNamespaces: {a: 1}\n");
+    expect(errorOf(() => loadSettings(["--config", file], {})).message)
+      .to.equal(`setting "watchNamespaces" (from ${file}): must be a list of namespace names`);
+    const numbers = writeConfig("watchNamespaces: [a, 7]\n", "n.yaml");
+    expect(errorOf(() => loadSettings(["--config", numbers], {})).message).to.contain("item 2 (7) is not a namespace name");
+  });
+
+  it("takes workspaceSelector as a label selector string, checked loosely", () => {
+    expect(loadSettings([], {}, { cwd: dir }).workspaceSelector).to.equal("");
+    expect(loadSettings([], { WSDB_WORKSPACE_SELECTOR: "shard=a,team in (x,y),!legacy" }, { cwd: dir }).workspaceSelector)
+      .to.equal("shard=a,team in (x,y),!legacy");
+    expect(loadSettings(["--workspace-selector", "shard!=b"], {}, { cwd: dir }).workspaceSelector).to.equal("shard!=b");
+    expect(errorOf(() => loadSettings(["--workspace-selector", "shard=a,"], {}, { cwd: dir })).message).to.equal(
+      'setting "workspaceSelector" (from --workspace-selector): has an empty requirement (number 2 of 2; requirements are separated by commas): a label selector such as "shard=a" or "team in (x,y),!legacy"',
+    );
+    expect(errorOf(() => loadSettings([], { WSDB_WORKSPACE_SELECTOR: " " }, { cwd: dir })).message).to.contain("is blank");
+  });
+
+  it("labelSelectorProblem: empty requirements and unbalanced parentheses only; the API server judges the rest", () => {
+    for (const ok of ["", "a", "a=b", "a==b,c!=d", "env in (prod, staging),!legacy", "x notin (a),y", "example.com/shard=1"]) {
+      expect(labelSelectorProblem(ok), ok).to.equal(undefined);
+    }
+    expect(labelSelectorProblem(",a")).to.match(/empty requirement \(number 1 of 2/);
+    expect(labelSelectorProblem("a,,b")).to.match(/number 2 of 3/);
+    expect(labelSelectorProblem("a in (x,y")).to.match(/"\(" without/);
+    expect(labelSelectorProblem("a in x)")).to.match(/"\)" without/);
+    expect(labelSelectorProblem("\t")).to.match(/blank/);
   });
 
   it("rejects unknown flags, missing values, a missing or broken file", () => {
