@@ -42,10 +42,20 @@ for (let attempt = 1; problem === undefined; attempt++) {
 }
 if (problem !== null) fail(problem);
 
-const operator = buildOperator(settings, client, log, () => {
-  log.error("lost leadership; exiting so that a fresh process can stand for election");
-  process.exit(1);
-});
+const operator = buildOperator(
+  settings,
+  client,
+  log,
+  () => {
+    log.error("lost leadership; exiting so that a fresh process can stand for election");
+    process.exit(1);
+  },
+  // Retrying cannot help (a workspaceSelector the API server refuses): exit like a bad setting.
+  (message) => {
+    log.error(message);
+    fail(message);
+  },
+);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

@@ -29,6 +29,7 @@ import type { WorkspaceNames } from "./postgres/state.ts";
 import { Controller } from "./runtime/controller.ts";
 import { Fence } from "./runtime/fence.ts";
 import { Informer, objectKey } from "./runtime/informer.ts";
+import { scopedInformers } from "./runtime/informers.ts";
 import { restLeaseApi } from "./runtime/leader.ts";
 import type { Logger } from "./runtime/logger.ts";
 import { Manager } from "./runtime/manager.ts";
@@ -47,8 +48,17 @@ export interface Operator {
   stop(): Promise<void>;
 }
 
-/** Wires everything from `settings` and the API client; nothing runs until `start()`. */
-export function buildOperator(settings: Settings, client: RestClient, log: Logger, onLostLeadership: () => void): Operator {
+/**
+ * Wires everything from `settings` and the API client; nothing runs until `start()`. `onFatal` is
+ * called when retrying cannot help (the API server refuses `workspaceSelector`); main.ts exits then.
+ */
+export function buildOperator(
+  settings: Settings,
+  client: RestClient,
+  log: Logger,
+  onLostLeadership: () => void,
+  onFatal: (message: string) => void = (message) => log.error(message),
+): Operator {
   const metrics = createMetrics(createRegistry({ defaultMetrics: true }));
   const identity = settings.leaderElection.identity ?? `${hostname()}_${process.pid}`;
   // Closed until the lease is held (open for good without leader election): every write and statement checks it.
@@ -102,12 +112,25 @@ export function buildOperator(settings: Settings, client: RestClient, log: Logge
     }
   }
 
-  const workspaces = new Informer<WorkspaceDatabase>({
+  // WorkspaceDatabases and managed Secrets: one watch across the cluster, or one per watched namespace
+  // (namespaces not listed are never read nor written). DatabaseServers are cluster-scoped.
+  const watchNamespaces = settings.watchNamespaces;
+  const inNamespace = (namespace: string | undefined): string => (namespace === undefined ? "" : `/namespaces/${encodeURIComponent(namespace)}`);
+  const selector = settings.workspaceSelector;
+  const workspaces = scopedInformers<WorkspaceDatabase>({
     client,
-    path: `/apis/${GROUP}/${VERSION}/${WORKSPACE_DATABASES}`,
+    namespaces: watchNamespaces,
+    path: (namespace) => `/apis/${GROUP}/${VERSION}${inNamespace(namespace)}/${WORKSPACE_DATABASES}`,
+    ...(selector === "" ? {} : { labelSelector: selector }),
     apiVersion: API_VERSION,
     kind: "WorkspaceDatabase",
     log: log.child({ informer: "workspacedatabases" }),
+    onBadRequest: (err) =>
+      onFatal(
+        selector === ""
+          ? `the API server refused to list WorkspaceDatabases: ${err.message}`
+          : `setting "workspaceSelector" ("${selector}") was refused by the API server, fix it: ${err.message}`,
+      ),
   });
   const serverInformer = new Informer<DatabaseServer>({
     client,
@@ -117,14 +140,18 @@ export function buildOperator(settings: Settings, client: RestClient, log: Logge
     log: log.child({ informer: "databaseservers" }),
   });
   const secretSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
-  const secrets = new Informer<Secret>({
+  const secrets = scopedInformers<Secret>({
     client,
-    path: "/api/v1/secrets",
+    namespaces: watchNamespaces,
+    path: (namespace) => `/api/v1${inNamespace(namespace)}/secrets`,
     labelSelector: secretSelector,
     apiVersion: "v1",
     kind: "Secret",
     log: log.child({ informer: "secrets" }),
+    onBadRequest: (err) => onFatal(`the API server refused to list Secrets: ${err.message}`),
   });
+  if (watchNamespaces.length > 0) log.info("watching WorkspaceDatabases and their Secrets in these namespaces only", { namespaces: watchNamespaces });
+  if (selector !== "") log.info("reconciling only the WorkspaceDatabases this label selector selects", { workspaceSelector: selector });
 
   const observer = observeWorkspaces(metrics);
   // Each login is checked at most every half resync period, within a budget per server and minute.
