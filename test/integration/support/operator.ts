@@ -36,6 +36,8 @@ export function startOperator(env: Record<string, string> = {}, name = "operator
     WSDB_METRICS_PORT: "0",
     WSDB_METRICS_HOST: "127.0.0.1",
     WSDB_RESYNC_PERIOD: "10s",
+    // Every login checked at every resync (the tests prove drift repair, not the budget, which unit tests cover).
+    WSDB_POSTGRES_PASSWORD_CHECKS_PER_MINUTE: "6000",
     // Fencing budget: renewDeadline + statementTimeout < leaseDuration.
     WSDB_LEADER_ELECTION_LEASE_DURATION: "10s",
     WSDB_LEADER_ELECTION_RENEW_DEADLINE: "3s",
