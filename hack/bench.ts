@@ -20,6 +20,7 @@ const { values: args } = parseArgs({
     resync: { type: "string" },
     "heap-snapshot": { type: "string" },
     "node-options": { type: "string" },
+    "malloc-arena-max": { type: "string" },
     "skip-floor": { type: "boolean", default: false },
   },
 });
@@ -65,6 +66,8 @@ const script = join(REPO_ROOT, "dist", "main.js");
 // writes a heap snapshot there (after a full GC) at each steady state.
 const nodeOptions = [args["node-options"] ?? "", args["heap-snapshot"] === undefined ? "" : `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${args["heap-snapshot"]}`];
 if (nodeOptions.some((o) => o !== "")) Object.assign(env, { NODE_OPTIONS: nodeOptions.join(" ").trim() });
+// --malloc-arena-max N: glibc's MALLOC_ARENA_MAX for the operator (fewer arenas, less fragmentation).
+if (args["malloc-arena-max"] !== undefined) Object.assign(env, { MALLOC_ARENA_MAX: args["malloc-arena-max"] });
 const port = await freePort();
 Object.assign(env, { WSDB_METRICS_PORT: String(port) });
 /** Starts the operator and waits until it serves its metrics. */
