@@ -54,7 +54,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The operator's settings file: values.settings plus the settings the chart owns (metrics port, leader
-election). The lease namespace is not written: the operator takes the pod's namespace (POD_NAMESPACE).
+election, and watchNamespaces / workspaceSelector when set: the RBAC follows them). The lease namespace is not written: the operator takes the pod's namespace (POD_NAMESPACE).
 */}}
 {{- define "workspacedb-operator.settingsFile" -}}
 {{- $le := .Values.leaderElection }}
@@ -70,5 +70,32 @@ election). The lease namespace is not written: the operator takes the pod's name
 {{- if hasKey .Values.settings "leaderElection" }}
 {{- fail "settings.leaderElection is not allowed: use the chart's leaderElection values" }}
 {{- end }}
+{{- if hasKey .Values.settings "watchNamespaces" }}
+{{- fail "settings.watchNamespaces is not allowed: use the chart's watchNamespaces value (the RBAC follows it)" }}
+{{- end }}
+{{- if hasKey .Values.settings "workspaceSelector" }}
+{{- fail "settings.workspaceSelector is not allowed: use the chart's workspaceSelector value" }}
+{{- end }}
+{{- include "workspacedb-operator.checkWatchNamespaces" . }}
+{{- with .Values.watchNamespaces }}
+{{- $_ := set $owned "watchNamespaces" . }}
+{{- end }}
+{{- with .Values.workspaceSelector }}
+{{- $_ := set $owned "workspaceSelector" (toString .) }}
+{{- end }}
 {{- toYaml (merge $owned (deepCopy .Values.settings)) }}
+{{- end }}
+
+{{/* Fails unless watchNamespaces is a list of namespace names; renders nothing. */}}
+{{- define "workspacedb-operator.checkWatchNamespaces" -}}
+{{- with .Values.watchNamespaces }}
+{{- if not (kindIs "slice" .) }}
+{{- fail "watchNamespaces must be a list of namespace names, e.g. --set 'watchNamespaces={team-a,team-b}'" }}
+{{- end }}
+{{- range . }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" (toString .)) }}
+{{- fail (printf "watchNamespaces: %q is not a namespace name" (toString .)) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
