@@ -59,6 +59,8 @@ const env = {
   WSDB_LOG_LEVEL: "warn",
   WSDB_WORKERS: String(workers),
   WSDB_RESYNC_PERIOD: `${Math.round(resyncMs / 1000)}s`,
+  // The default drift-check budget (the test operators' settings check every login at every resync).
+  WSDB_POSTGRES_PASSWORD_CHECKS_PER_MINUTE: "60",
   WSDB_LEADER_ELECTION: "false",
 };
 const script = join(REPO_ROOT, "dist", "main.js");

@@ -49,6 +49,11 @@ export interface ControllerOptions {
    * waits for a resync pass to finish. Default 0.
    */
   highOnlyWorkers?: number;
+  /**
+   * Most workers on low-priority keys (resync, polls) at once; default half of `workers` (rounded
+   * up): a burst of new objects during a long resync keeps most of the workers.
+   */
+  maxLowInFlight?: number;
   /** Back-off of failed keys; defaults 5 ms .. 1000 s. */
   backoff?: BackoffOptions;
   metrics?: Metrics;
@@ -86,6 +91,7 @@ export class Controller {
     this.#fence = opts.fence;
     this.queue = new WorkQueue({
       backoff: opts.backoff,
+      maxLowInFlight: opts.maxLowInFlight ?? Math.ceil(this.#workers / 2),
       observer: opts.metrics ? queueObserver(opts.metrics, opts.name) : undefined,
     });
   }

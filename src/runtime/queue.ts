@@ -22,6 +22,11 @@ export interface WorkQueueOptions {
   backoff?: BackoffOptions;
   /** Metrics hooks. */
   observer?: QueueObserver;
+  /**
+   * Most low-priority keys processed at once (default: no limit): the other workers stay free for
+   * high-priority work arriving during a long resync, so a burst of new objects keeps its speed.
+   */
+  maxLowInFlight?: number;
 }
 
 interface Waiting {
@@ -60,11 +65,15 @@ export class WorkQueue {
   readonly #drainers: Array<() => void> = [];
   readonly #backoff: ItemBackoff;
   readonly #observer: QueueObserver | undefined;
+  readonly #maxLowInFlight: number;
+  /** Keys handed out from the low lane and not done yet. */
+  readonly #lowInFlight = new Set<string>();
   #shuttingDown = false;
 
   constructor(opts: WorkQueueOptions = {}) {
     this.#backoff = new ItemBackoff(opts.backoff);
     this.#observer = opts.observer;
+    this.#maxLowInFlight = Math.max(1, opts.maxLowInFlight ?? Infinity);
   }
 
   /**
@@ -139,7 +148,7 @@ export class WorkQueue {
   get(highOnly = false): Promise<string | undefined> {
     if (this.#shuttingDown) return Promise.resolve(undefined);
     const lane = this.#nextLane();
-    if (lane === "high" || (lane === "low" && !highOnly)) return Promise.resolve(this.#take(lane));
+    if (lane === "high" || (lane === "low" && !highOnly && this.#lowAllowed())) return Promise.resolve(this.#take(lane));
     return new Promise((resolve) => this.#getters.push({ resolve, highOnly }));
   }
 
@@ -149,7 +158,10 @@ export class WorkQueue {
     if (started === undefined) return;
     this.#processing.delete(key);
     this.#observer?.workDuration((performance.now() - started) / 1000);
+    // A low key done frees a place for the next one (handed out by #wake, directly or through #push).
+    const wasLow = this.#lowInFlight.delete(key);
     if (this.#dirty.has(key) && !this.#shuttingDown) this.#push(key);
+    else if (wasLow && !this.#shuttingDown) this.#wake();
     if (this.#processing.size === 0) {
       for (const drained of this.#drainers.splice(0)) drained();
     }
@@ -175,6 +187,7 @@ export class WorkQueue {
     this.#lanes.low.length = 0;
     this.#size = 0;
     this.#priority.clear();
+    this.#lowInFlight.clear();
     this.#dirty.clear();
     this.#enqueuedAt.clear();
     this.#observer?.depth(0);
@@ -208,7 +221,7 @@ export class WorkQueue {
   #wake(): void {
     for (;;) {
       const lane = this.#nextLane();
-      if (lane === undefined || this.#getters.length === 0) break;
+      if (lane === undefined || this.#getters.length === 0 || (lane === "low" && !this.#lowAllowed())) break;
       let index = lane === "high" ? this.#getters.findIndex((g) => g.highOnly) : -1;
       if (index < 0) index = this.#getters.findIndex((g) => !g.highOnly);
       if (index < 0) break;
@@ -233,9 +246,14 @@ export class WorkQueue {
     return undefined;
   }
 
+  #lowAllowed(): boolean {
+    return this.#lowInFlight.size < this.#maxLowInFlight;
+  }
+
   #take(lane: Priority): string {
     const key = this.#lanes[lane].shift();
     if (key === undefined) throw new Error("work queue: no key to take");
+    if (lane === "low") this.#lowInFlight.add(key);
     this.#size--;
     this.#priority.delete(key);
     const now = performance.now();

@@ -320,6 +320,28 @@ describe("WorkQueue", () => {
       expect(await next).to.equal("other");
     });
 
+    it("processes at most maxLowInFlight low keys at once, and hands out high keys meanwhile", async () => {
+      const q = new WorkQueue({ maxLowInFlight: 2 });
+      for (const k of ["r1", "r2", "r3", "r4"]) q.add(k, "low");
+      const a = (await q.get())!;
+      const b = (await q.get())!;
+      expect([a, b]).to.deep.equal(["r1", "r2"]);
+      let third: string | undefined;
+      const waiting = q.get();
+      void waiting.then((k) => (third = k));
+      await sleep(5);
+      expect(third, "a third low key waits for a place").to.equal(undefined);
+      q.add("new");
+      expect(await waiting).to.equal("new");
+      const next = q.get();
+      q.done("new");
+      q.done(a);
+      expect(await next, "a low key done frees a place").to.equal("r3");
+      q.done(b);
+      q.done("r3");
+      expect(await q.get()).to.equal("r4");
+    });
+
     it("wakes a waiting get() with a key promoted to the high lane", async () => {
       const q = make();
       const waiting = q.get();
