@@ -25,8 +25,8 @@ export async function finalizeWorkspace(deps: WorkspaceDeps, obj: WorkspaceDatab
     const server = await deps.servers.resolve(serverName(obj));
     const sql = await deps.servers.connect(server);
     const names = workspaceNames(obj);
-    const owned = await provenOwned(deps, sql, obj, names);
-    if (obj.spec.deletionPolicy === "Delete") await dropOwned(deps, sql, obj, names, owned);
+    const { owned, present } = await provenOwned(deps, sql, obj, names);
+    if (obj.spec.deletionPolicy === "Delete") await dropOwned(deps, sql, obj, names, owned, present);
     else await retainOwned(deps, sql, obj, names, owned);
     sql.forgetWorkspace(names.database);
     for (const role of [names.readWrite, names.readOnly]) deps.loginChecks.forget(server.metadata.name, role);
@@ -45,7 +45,7 @@ function roleOf(names: WorkspaceNames, part: MarkedPart): string {
   return part === "read-write" ? names.readWrite : names.readOnly;
 }
 
-async function dropOwned(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, names: WorkspaceNames, owned: Set<MarkedPart>): Promise<void> {
+async function dropOwned(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, names: WorkspaceNames, owned: Set<MarkedPart>, present: Set<MarkedPart>): Promise<void> {
   const roles = (["read-write", "read-only"] as const).filter((p) => owned.has(p));
   for (const part of roles) await sql.terminateSessions(roleOf(names, part));
   if (owned.has("database")) {
@@ -59,7 +59,10 @@ async function dropOwned(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceData
     }
   }
   for (const part of roles) await sql.dropRole(roleOf(names, part));
-  const kept = (["database", "read-write", "read-only"] as const).filter((p) => !owned.has(p));
+  // Parts that exist and are someone else's are named; absent ones (a retry after an earlier pass
+  // dropped them and then failed) are not, and a retry that finds nothing at all records nothing.
+  const kept = (["database", "read-write", "read-only"] as const).filter((p) => present.has(p) && !owned.has(p));
+  if (owned.size === 0 && kept.length === 0) return;
   deps.kube.recordEvent(
     obj,
     "Normal",

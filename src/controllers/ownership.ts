@@ -60,11 +60,16 @@ export async function claimWorkspace(deps: WorkspaceDeps, sql: ServerSql, server
   return { how: claim.how, shared, marked: claim.mark.length > 0 };
 }
 
-/** The parts of `names` that markers prove belong to `obj` (for deletion). */
-export async function provenOwned(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, names: WorkspaceNames): Promise<Set<MarkedPart>> {
+/** The parts of `names` that exist, and those of them that markers prove belong to `obj` (for deletion). */
+export async function provenOwned(deps: WorkspaceDeps, sql: ServerSql, obj: WorkspaceDatabase, names: WorkspaceNames): Promise<{ owned: Set<MarkedPart>; present: Set<MarkedPart> }> {
   const facts = await sql.claimFacts(names);
   const legacy = facts.database !== null && parseMarker(facts.database.comment)?.format === "0.1";
-  return ownedParts(facts, workspaceRef(obj), legacy ? await deps.servers.adminRoles() : new Set(), names, sql.adminRole);
+  const present = new Set<MarkedPart>([
+    ...(facts.database !== null ? (["database"] as const) : []),
+    ...(facts.readWrite !== null ? (["read-write"] as const) : []),
+    ...(facts.readOnly !== null ? (["read-only"] as const) : []),
+  ]);
+  return { owned: ownedParts(facts, workspaceRef(obj), legacy ? await deps.servers.adminRoles() : new Set(), names, sql.adminRole), present };
 }
 
 async function markParts(sql: ServerSql, owner: { namespace: string; name: string }, names: WorkspaceNames, parts: readonly MarkedPart[], server: DatabaseServer): Promise<void> {
