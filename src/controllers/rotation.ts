@@ -36,7 +36,7 @@ export interface PasswordFacts {
 export interface PasswordDecision {
   /** Keep the Secret's password, or a new one: asked for by an annotation, or the Secret (key) is missing. */
   password: "keep" | "regenerate" | "missing";
-  /** When the Secret's password changed (now for a new one). */
+  /** When the Secret's password changed (now for a new one, or the next second not yet used). */
   changedAt: string;
   /** Regenerate values handled once the Secret is written (an absent annotation keeps its old value). */
   handled: { own: string | undefined; all: string | undefined; last: string | undefined };
@@ -46,6 +46,21 @@ export interface PasswordDecision {
    * to the role (status still records the previous change). Never on the first provisioning.
    */
   rotate: boolean;
+}
+
+/**
+ * `now`, or the first second after it that is none of `taken`: a new password's timestamp always
+ * differs from the role's and the old Secret's, so that after a crash `rotate` is decided exactly
+ * (timestamps have a resolution of one second).
+ */
+function distinctFrom(now: string, taken: readonly (string | undefined)[]): string {
+  let at = now;
+  while (taken.includes(at)) {
+    const next = Date.parse(at) + 1000;
+    if (Number.isNaN(next)) return at;
+    at = new Date(next).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+  return at;
 }
 
 /**
@@ -65,7 +80,7 @@ export function decidePassword(facts: PasswordFacts): PasswordDecision {
     const last = ownNew ? requested.own : allNew ? requested.all : (requested.own ?? requested.all);
     return {
       password: missing ? "missing" : "regenerate",
-      changedAt: now,
+      changedAt: distinctFrom(now, [roleChangedAt, secret?.changedAt]),
       handled: { own: requested.own ?? handled.own, all: requested.all ?? handled.all, last },
       rotate: !missing || roleChangedAt !== undefined,
     };

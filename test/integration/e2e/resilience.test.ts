@@ -112,9 +112,13 @@ describe("resilience (end to end)", function () {
     for (const n of names) {
       const obj = await getWorkspace(ns, n);
       const annotation = obj?.metadata.annotations?.["workspacedb.io/regenerate"];
+      // A regeneration asked for just before the last kill may still be under way: the Secret gets the
+      // new password first and the role a moment later.
       for (const suffix of ["rw", "ro"]) {
-        const secret = await readSecret(ns, `${n}-${suffix}`);
-        expect(await canLogin(secret!.uri!), `${n}-${suffix} logs in`).to.equal(true);
+        await eventually(`${n}-${suffix} logs in`, async () => {
+          const secret = await readSecret(ns, `${n}-${suffix}`);
+          return (await canLogin(secret!.uri!)) ? true : undefined;
+        }, 30_000);
       }
       if (annotation) {
         const rw = await eventually(`${n} handled ${annotation}`, async () => {

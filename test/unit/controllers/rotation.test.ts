@@ -53,6 +53,15 @@ describe("controllers/rotation: decidePassword", () => {
     expect(decidePassword(facts({ requested: { own: "v2" }, roleChangedAt: NOW })).rotate).to.equal(true);
   });
 
+  it("gives a new password a timestamp unlike the role's and the old Secret's, so a crash before the rotation is still seen", () => {
+    const sameSecond = decidePassword(facts({ requested: { own: "v1" }, secret: { password: "p", changedAt: NOW, handled: {} }, roleChangedAt: NOW }));
+    expect(sameSecond.changedAt).to.equal("2026-11-28T10:00:01Z");
+    // The crash: the Secret holds the new password, status still the role's old timestamp.
+    const after = decidePassword(facts({ requested: { own: "v1" }, secret: { password: "new", changedAt: sameSecond.changedAt, handled: sameSecond.handled }, roleChangedAt: NOW }));
+    expect(after).to.include({ password: "keep", rotate: true });
+    expect(decidePassword(facts({ secret: undefined, roleChangedAt: NOW })).changedAt).to.equal("2026-11-28T10:00:01Z");
+  });
+
   it("a password edited into the Secret by hand keeps its timestamp: no rotation (the login check sets it)", () => {
     expect(decidePassword(facts({ secret: { password: "edited", changedAt: EARLIER, handled: {} } }))).to.include({ password: "keep", rotate: false });
   });
