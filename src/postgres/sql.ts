@@ -192,8 +192,8 @@ export function grantRoleToAdmin(role: string): SqlStatement {
 }
 
 /** `DROP DATABASE IF EXISTS … WITH (FORCE)` (PostgreSQL 13+): ends remaining sessions. Runs outside a transaction. */
-export function dropDatabase(database: string): SqlStatement {
-  return maintenance(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`, `drop database ${database}`);
+export function dropDatabase(database: string, force = true): SqlStatement {
+  return maintenance(`DROP DATABASE IF EXISTS ${quoteIdent(database)}${force ? " WITH (FORCE)" : ""}`, `drop database ${database}`);
 }
 
 /** `DROP OWNED BY`: drops what the role owns in the current database and revokes what it was granted there (and server-wide). */

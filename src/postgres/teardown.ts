@@ -46,12 +46,22 @@ export async function dropDatabase(server: ServerAccess, database: string): Prom
   try {
     await server.query(statement.summary, statement.sql);
   } catch (err) {
+    if (!(err instanceof PostgresError && err.kind === "PermissionDenied")) throw err;
     // A session that arrived between the check and the drop.
-    if (err instanceof PostgresError && err.kind === "PermissionDenied") {
-      const late = await foreignSessions(server, database);
-      if (late.length > 0) throw new PostgresError("Transient", blockedMessage(database, late), { code: "55006", cause: err });
+    const late = await foreignSessions(server, database);
+    if (late.length > 0) throw new PostgresError("Transient", blockedMessage(database, late), { code: "55006", cause: err });
+    // No session of anyone else: an autovacuum worker, which WITH (FORCE) may not signal as a
+    // non-superuser. A plain DROP DATABASE cancels autovacuum itself (waiting up to 5 s) and refuses,
+    // rather than ending them, if a client connected meanwhile.
+    const plain = sql.dropDatabase(database, false);
+    try {
+      await server.query(plain.summary, plain.sql);
+    } catch (retryErr) {
+      if (retryErr instanceof PostgresError && retryErr.code === "55006") {
+        throw new PostgresError("Transient", `database "${database}" is in use by a session that connected while it was being dropped; retrying`, { code: "55006", cause: retryErr });
+      }
+      throw retryErr;
     }
-    throw err;
   }
 }
 

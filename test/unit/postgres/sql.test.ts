@@ -115,6 +115,7 @@ describe("postgres/sql", () => {
 
     it("pins drops", () => {
       expect(sql.dropDatabase("malaria").sql).to.equal('DROP DATABASE IF EXISTS "malaria" WITH (FORCE)');
+      expect(sql.dropDatabase("malaria", false).sql).to.equal('DROP DATABASE IF EXISTS "malaria"');
       expect(sql.dropRole("malaria_ro").sql).to.equal('DROP ROLE IF EXISTS "malaria_ro"');
       expect(sql.dropDatabase(HOSTILE).sql).to.equal(`DROP DATABASE IF EXISTS "x""; DROP DATABASE postgres; --" WITH (FORCE)`);
     });
