@@ -34,11 +34,23 @@ import { restLeaseApi } from "./runtime/leader.ts";
 import type { Logger } from "./runtime/logger.ts";
 import { Manager } from "./runtime/manager.ts";
 import { createMetrics, createRegistry } from "./runtime/metrics.ts";
-import { observeWorkspaces, workspaceChanged } from "./controllers/triggers.ts";
+import { compactSecret } from "./controllers/secret.ts";
+import { workspaceChanged, workspaceSample } from "./controllers/triggers.ts";
 
 /** True when `ws` may have something on the DatabaseServer `server` (status records both: written before anything is created). */
 function usesServer(ws: WorkspaceDatabase, server: string): boolean {
   return ws.status?.server === server && ws.status.database !== undefined;
+}
+
+/** `kubectl apply` keeps a copy of the whole object in this annotation; nothing here reads it. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+/** A WorkspaceDatabase without the last-applied annotation, for the cache (it is never written back). */
+function withoutLastApplied(ws: WorkspaceDatabase): WorkspaceDatabase {
+  const annotations = ws.metadata.annotations;
+  if (annotations === undefined || !(LAST_APPLIED in annotations)) return ws;
+  const { [LAST_APPLIED]: _copy, ...rest } = annotations;
+  return { ...ws, metadata: { ...ws.metadata, annotations: rest } };
 }
 
 /** The assembled operator: start it, stop it. */
@@ -59,7 +71,13 @@ export function buildOperator(
   onLostLeadership: () => void,
   onFatal: (message: string) => void = (message) => log.error(message),
 ): Operator {
-  const metrics = createMetrics(createRegistry({ defaultMetrics: true }));
+  // The per-object gauges are computed at scrape time from the WorkspaceDatabases' cache.
+  const metrics = createMetrics(createRegistry({ defaultMetrics: true }), function* () {
+    for (const ws of workspaces.list()) {
+      const sample = workspaceSample(ws);
+      if (sample !== undefined) yield sample;
+    }
+  });
   const identity = settings.leaderElection.identity ?? `${hostname()}_${process.pid}`;
   // Closed until the lease is held (open for good without leader election): every write and statement checks it.
   const fence = new Fence({ open: !settings.leaderElection.enabled });
@@ -124,6 +142,7 @@ export function buildOperator(
     ...(selector === "" ? {} : { labelSelector: selector }),
     apiVersion: API_VERSION,
     kind: "WorkspaceDatabase",
+    transform: withoutLastApplied,
     log: log.child({ informer: "workspacedatabases" }),
     onBadRequest: (err) =>
       onFatal(
@@ -147,13 +166,14 @@ export function buildOperator(
     labelSelector: secretSelector,
     apiVersion: "v1",
     kind: "Secret",
+    // Only the password (and a digest of the keys derived from it) is kept per Secret.
+    transform: compactSecret,
     log: log.child({ informer: "secrets" }),
     onBadRequest: (err) => onFatal(`the API server refused to list Secrets: ${err.message}`),
   });
   if (watchNamespaces.length > 0) log.info("watching WorkspaceDatabases and their Secrets in these namespaces only", { namespaces: watchNamespaces });
   if (selector !== "") log.info("reconciling only the WorkspaceDatabases this label selector selects", { workspaceSelector: selector });
 
-  const observer = observeWorkspaces(metrics);
   // Each login is checked at most every half resync period, within a budget per server and minute.
   const loginChecks = new LoginChecks({
     perMinute: settings.postgres.passwordChecksPerMinute,
@@ -180,7 +200,6 @@ export function buildOperator(
             newPassword: () => generatePassword(settings.passwordLength),
             verifier: (password) => scramSha256VerifierAsync(password),
             loginChecks,
-            observe: observer.observe,
           },
           namespace,
           name,
@@ -232,7 +251,6 @@ export function buildOperator(
       if (old.status?.server !== obj.status?.server) serverOf(obj);
     },
     onDelete: (obj) => {
-      observer.forget(obj);
       serverOf(obj);
     },
   });

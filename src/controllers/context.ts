@@ -26,8 +26,6 @@ export interface WorkspaceDeps {
   verifier: (password: string) => Promise<string>;
   /** Which passes prove passwords by logging in (always after a change; periodically within a budget). */
   loginChecks: LoginChecks;
-  /** Called after each pass with the object's readiness and credentials (metrics). */
-  observe?: (obj: WorkspaceDatabase, ready: boolean | undefined) => void;
 }
 
 /**

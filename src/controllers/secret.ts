@@ -1,4 +1,5 @@
 // The desired credentials Secret of one login, built by a pure function from what it must contain.
+import { createHash } from "node:crypto";
 import type { Secret as V1Secret } from "../kube/types.ts";
 import {
   API_VERSION,
@@ -167,15 +168,58 @@ export function secretValue(secret: V1Secret | undefined, key: string): string |
   return raw === undefined ? undefined : Buffer.from(raw, "base64").toString("utf8");
 }
 
-/** True when writing `desired` over `existing` would change anything we own. */
+/**
+ * Keys of a cached Secret kept as they are: the password is needed as text, and the user name of an
+ * admin Secret (which may carry our label too). Every other key is derived from them and the
+ * server's address, so the cache keeps only a digest of those (see {@link compactSecret}).
+ */
+const KEPT_KEYS: ReadonlySet<string> = new Set(["password", "username"]);
+/** Where a compacted Secret keeps the digest of its other keys: '#' is not allowed in a Secret key. */
+const DIGEST_KEY = "#digest";
+
+function digestOf(data: Record<string, string>): string {
+  const hash = createHash("sha256");
+  for (const [key, value] of Object.entries(data).filter(([k]) => !KEPT_KEYS.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    hash.update(`${key.length}:${key}=${value.length}:${value};`);
+  }
+  return hash.digest("base64");
+}
+
+/**
+ * The form of a managed Secret the informer caches: `password` and `username` as they are, every
+ * other key of `data` folded into one SHA-256 digest (a 1,000-byte Secret becomes ~150 bytes). The
+ * operator writes whole Secrets from {@link desiredSecret}, never from a cached `data`, and
+ * {@link secretDiffers} compares a desired Secret against the digest.
+ */
+export function compactSecret(secret: V1Secret): V1Secret {
+  const data = secret.data;
+  if (data === undefined || data[DIGEST_KEY] !== undefined) return secret;
+  const kept: Record<string, string> = {};
+  for (const key of KEPT_KEYS) if (data[key] !== undefined) kept[key] = data[key];
+  kept[DIGEST_KEY] = digestOf(data);
+  const { stringData: _written, ...rest } = secret;
+  return { ...rest, data: kept };
+}
+
+function sameData(existing: Record<string, string> | undefined, desired: Record<string, string> | undefined): boolean {
+  const a = existing ?? {};
+  const b = desired ?? {};
+  if (a[DIGEST_KEY] === undefined) return sameEntries(a, b);
+  for (const key of KEPT_KEYS) if (a[key] !== b[key]) return false;
+  return a[DIGEST_KEY] === digestOf(b);
+}
+
+function sameEntries(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  return JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b ?? {}).sort());
+}
+
+/** True when writing `desired` over `existing` (as read, or compacted by {@link compactSecret}) would change anything we own. */
 export function secretDiffers(existing: V1Secret, desired: V1Secret): boolean {
-  const same = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) =>
-    JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b ?? {}).sort());
   const owners = (s: V1Secret) => JSON.stringify((s.metadata?.ownerReferences ?? []).map((o) => [o.apiVersion, o.kind, o.name, o.uid, o.controller === true]));
   return (
-    !same(existing.data, desired.data) ||
-    !same(existing.metadata?.labels, desired.metadata?.labels) ||
-    !same(existing.metadata?.annotations, desired.metadata?.annotations) ||
+    !sameData(existing.data, desired.data) ||
+    !sameEntries(existing.metadata?.labels, desired.metadata?.labels) ||
+    !sameEntries(existing.metadata?.annotations, desired.metadata?.annotations) ||
     owners(existing) !== owners(desired) ||
     (existing.type ?? "Opaque") !== desired.type
   );

@@ -1,7 +1,7 @@
-// Which watch events deserve a reconcile, and the per-object metrics kept from reconcile results.
+// Which watch events deserve a reconcile, and what the per-object metrics read from a cached object.
 import type { WorkspaceDatabase } from "../api/types.ts";
-import { objectKey } from "../runtime/informer.ts";
-import type { Metrics } from "../runtime/metrics.ts";
+import type { WorkspaceSample } from "../runtime/metrics.ts";
+import { READY, findCondition } from "./conditions.ts";
 import { sameJson } from "./equal.ts";
 
 /**
@@ -21,33 +21,17 @@ export function workspaceChanged(old: WorkspaceDatabase, obj: WorkspaceDatabase)
   );
 }
 
-/** Keeps `workspacedb_databases{ready}` and the credential-age gauge in line with reconcile results. */
-export function observeWorkspaces(metrics: Metrics): {
-  observe: (obj: WorkspaceDatabase, ready: boolean | undefined) => void;
-  forget: (obj: WorkspaceDatabase) => void;
-} {
-  const readiness = new Map<string, boolean>();
-  const publish = () => {
-    let ready = 0;
-    for (const r of readiness.values()) if (r) ready++;
-    metrics.databases.set({ ready: "true" }, ready);
-    metrics.databases.set({ ready: "false" }, readiness.size - ready);
-  };
+/** What the scrape-time gauges report of a cached WorkspaceDatabase; undefined while it is being deleted. */
+export function workspaceSample(obj: WorkspaceDatabase): WorkspaceSample | undefined {
+  if (obj.metadata.deletionTimestamp !== undefined) return undefined;
+  const creds = obj.status?.credentials;
+  const changedAt: WorkspaceSample["changedAt"] = {};
+  if (creds?.readWrite?.passwordChangedAt) changedAt["read-write"] = creds.readWrite.passwordChangedAt;
+  if (creds?.readOnly?.passwordChangedAt) changedAt["read-only"] = creds.readOnly.passwordChangedAt;
   return {
-    observe(obj, ready) {
-      const key = objectKey(obj);
-      if (obj.metadata.deletionTimestamp) readiness.delete(key);
-      else readiness.set(key, ready === true);
-      publish();
-      const ns = obj.metadata.namespace ?? "";
-      const creds = obj.status?.credentials;
-      if (creds?.readWrite?.passwordChangedAt) metrics.trackCredential(ns, obj.metadata.name, "read-write", new Date(creds.readWrite.passwordChangedAt));
-      if (creds?.readOnly?.passwordChangedAt) metrics.trackCredential(ns, obj.metadata.name, "read-only", new Date(creds.readOnly.passwordChangedAt));
-    },
-    forget(obj) {
-      readiness.delete(objectKey(obj));
-      publish();
-      metrics.untrackCredentials(obj.metadata.namespace ?? "", obj.metadata.name);
-    },
+    namespace: obj.metadata.namespace ?? "",
+    name: obj.metadata.name,
+    ready: findCondition(obj.status?.conditions, READY)?.status === "True",
+    changedAt,
   };
 }

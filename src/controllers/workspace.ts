@@ -31,7 +31,6 @@ export async function reconcileWorkspace(deps: WorkspaceDeps, namespace: string,
     const failure = toFailure(err);
     log.warn("reconcile failed", { reason: failure.reason, error: failure.message });
     await reportFailure(deps, obj, failure);
-    deps.observe?.(obj, false);
     if (failure.retry.kind === "after") return { requeueAfter: failure.retry.ms };
     if (failure.retry.kind === "never") return {};
     throw failure;
@@ -165,7 +164,6 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
     deps.kube.recordEvent(obj, "Normal", Reasons.Provisioned, `database "${names.database}" is ready on server "${server.metadata.name}"`);
   }
   await writeStatus(deps.kube, obj, status);
-  deps.observe?.({ ...obj, status }, true);
   return {};
 }
 

@@ -1,5 +1,6 @@
 // Prometheus metrics of the operator: a private registry and the stable metric names it serves.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Metric } from "prom-client";
 import type { Access } from "../api/types.ts";
 import type { QueueObserver } from "./queue.ts";
 
@@ -17,9 +18,10 @@ export function createRegistry(opts: { defaultMetrics?: boolean } = {}): Registr
  * - `workspacedb_reconcile_errors_total{controller}`: reconciles that threw (error and terminal);
  * - `workqueue_depth{name}`, `workqueue_adds_total{name}`, `workqueue_retries_total{name}`,
  *   `workqueue_queue_duration_seconds{name}`, `workqueue_work_duration_seconds{name}`;
- * - `workspacedb_databases{ready}`: WorkspaceDatabases by readiness (set by the reconciler);
- * - `workspacedb_credential_age_seconds{namespace,name,access}`: time since a password last changed
- *   (computed at scrape time from `trackCredential`);
+ * - `workspacedb_databases{ready}`: WorkspaceDatabases by readiness, and
+ * - `workspacedb_credential_age_seconds{namespace,name,access}`: time since a password last changed,
+ *   both computed at scrape time from the {@link WorkspaceSample}s (the informer's cache: nothing
+ *   per object is kept for them between scrapes);
  * - `workspacedb_leader`: 1 while this replica holds the lease, else 0;
  * - `workspacedb_password_checks_total{reason}`: logins that proved a password (`change`: after a
  *   change or in a pass that changed something; `periodic`: the drift budget).
@@ -34,33 +36,64 @@ export interface Metrics {
   readonly queueRetries: Counter<"name">;
   readonly queueDuration: Histogram<"name">;
   readonly workDuration: Histogram<"name">;
-  readonly databases: Gauge<"ready">;
   readonly leader: Gauge;
   readonly passwordChecks: Counter<"reason">;
-  /** Records when the password of one credential last changed; the age gauge derives from it. */
-  trackCredential(namespace: string, name: string, access: Access, changedAt: Date): void;
-  /** Removes both credentials of a WorkspaceDatabase from the age gauge (after deletion). */
-  untrackCredentials(namespace: string, name: string): void;
 }
+
+/** One WorkspaceDatabase as the scrape-time gauges see it. */
+export interface WorkspaceSample {
+  namespace: string;
+  name: string;
+  ready: boolean;
+  /** When each login's password last changed (RFC 3339), when known. */
+  changedAt: Partial<Record<Access, string>>;
+}
+
+/** Where the scrape-time gauges read the WorkspaceDatabases from (called once per scrape). */
+export type WorkspaceSamples = () => Iterable<WorkspaceSample>;
 
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** Defines every operator metric on `registry` (once per registry). */
-export function createMetrics(registry: Registry): Metrics {
+export function createMetrics(registry: Registry, workspaces: WorkspaceSamples = () => []): Metrics {
   const registers = [registry];
-  const changedAt = new Map<string, { labels: { namespace: string; name: string; access: Access }; at: number }>();
-  const credentialAge = new Gauge({
-    name: "workspacedb_credential_age_seconds",
-    help: "Seconds since the password of a credential (read-write or read-only login) last changed.",
-    labelNames: ["namespace", "name", "access"] as const,
+  new Gauge({
+    name: "workspacedb_databases",
+    help: "WorkspaceDatabases by readiness (ready=true|false).",
+    labelNames: ["ready"] as const,
     registers,
     collect() {
-      this.reset();
-      const now = Date.now();
-      for (const { labels, at } of changedAt.values()) this.set(labels, Math.max(0, (now - at) / 1000));
+      let ready = 0;
+      let notReady = 0;
+      for (const ws of workspaces()) {
+        if (ws.ready) ready++;
+        else notReady++;
+      }
+      this.set({ ready: "true" }, ready);
+      this.set({ ready: "false" }, notReady);
     },
   });
-  void credentialAge;
+  // One series per credential: built at scrape time and dropped after it (prom-client's Gauge would
+  // keep every series in memory until the next scrape).
+  const credentialAge = {
+    name: "workspacedb_credential_age_seconds",
+    help: "Seconds since the password of a credential (read-write or read-only login) last changed.",
+    type: "gauge",
+    aggregator: "sum",
+    get: async () => {
+      const now = Date.now();
+      const values: Array<{ labels: Record<string, string>; value: number }> = [];
+      for (const ws of workspaces()) {
+        for (const access of ["read-write", "read-only"] as const) {
+          const at = Date.parse(ws.changedAt[access] ?? "");
+          if (Number.isFinite(at)) values.push({ labels: { namespace: ws.namespace, name: ws.name, access }, value: Math.max(0, (now - at) / 1000) });
+        }
+      }
+      return { name: credentialAge.name, help: credentialAge.help, type: credentialAge.type, aggregator: credentialAge.aggregator, values };
+    },
+    reset: () => undefined,
+  };
+  registry.registerMetric(credentialAge as unknown as Metric);
   return {
     registry,
     reconcileTotal: new Counter({
@@ -99,12 +132,6 @@ export function createMetrics(registry: Registry): Metrics {
       buckets: durationBuckets,
       registers,
     }),
-    databases: new Gauge({
-      name: "workspacedb_databases",
-      help: "WorkspaceDatabases by readiness (ready=true|false).",
-      labelNames: ["ready"] as const,
-      registers,
-    }),
     leader: new Gauge({ name: "workspacedb_leader", help: "1 while this replica is the leader, else 0.", registers }),
     passwordChecks: new Counter({
       name: "workspacedb_password_checks_total",
@@ -112,13 +139,6 @@ export function createMetrics(registry: Registry): Metrics {
       labelNames: ["reason"] as const,
       registers,
     }),
-    trackCredential(namespace, name, access, at) {
-      changedAt.set(`${namespace}/${name}/${access}`, { labels: { namespace, name, access }, at: at.getTime() });
-    },
-    untrackCredentials(namespace, name) {
-      changedAt.delete(`${namespace}/${name}/read-write`);
-      changedAt.delete(`${namespace}/${name}/read-only`);
-    },
   };
 }
 

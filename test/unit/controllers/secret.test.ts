@@ -1,6 +1,6 @@
 // The desired credentials Secret: every key of the contract, URL encoding, external keys, ownership.
 import { expect } from "chai";
-import { credentialKeys, desiredSecret, jdbcUri, postgresUri, secretDiffers, secretName, secretValue } from "../../../src/controllers/secret.ts";
+import { compactSecret, credentialKeys, desiredSecret, jdbcUri, postgresUri, secretDiffers, secretName, secretValue } from "../../../src/controllers/secret.ts";
 import type { WorkspaceDatabase } from "../../../src/api/types.ts";
 
 const owner: WorkspaceDatabase = {
@@ -90,5 +90,39 @@ describe("credentials Secret", () => {
     const extra = structuredClone(desired);
     extra.data!.EXTRA = "eA==";
     expect(secretDiffers(extra, desired)).to.equal(true);
+  });
+
+  describe("compacted for the cache", () => {
+    const input = { owner, access: "read-write" as const, endpoint, database: "malaria", username: "malaria", password: "pw", passwordChangedAt: "t", handled: {} };
+    const desired = desiredSecret(input);
+
+    it("keeps the password, the user name and the metadata, and folds the other keys into a digest", () => {
+      const cached = compactSecret(desired);
+      expect(Object.keys(cached.data ?? {}).sort()).to.deep.equal(["#digest", "password", "username"]);
+      expect(secretValue(cached, "password")).to.equal("pw");
+      expect(secretValue(cached, "username")).to.equal("malaria");
+      expect(cached.metadata).to.deep.equal(desired.metadata);
+      expect(JSON.stringify(cached).length).to.be.below(JSON.stringify(desired).length / 2);
+      expect(compactSecret(cached)).to.equal(cached);
+    });
+
+    it("differs exactly when the full Secret would", () => {
+      const cached = compactSecret(desired);
+      expect(secretDiffers(cached, desired)).to.equal(false);
+      expect(secretDiffers(cached, desiredSecret({ ...input, password: "other" }))).to.equal(true);
+      expect(secretDiffers(cached, desiredSecret({ ...input, endpoint: { ...endpoint, port: 5433 } }))).to.equal(true);
+      expect(secretDiffers(cached, desiredSecret({ ...input, username: "someone" }))).to.equal(true);
+      for (const edit of [
+        (d: Record<string, string>) => (d.uri = Buffer.from("postgresql://evil").toString("base64")),
+        (d: Record<string, string>) => (d.EXTRA = "eA=="),
+        (d: Record<string, string>) => delete d.PGHOST,
+        // the same bytes moved between two keys
+        (d: Record<string, string>) => ([d.PGHOST, d.host] = [`${d.PGHOST}`, `${d.host}x`]),
+      ]) {
+        const edited = structuredClone(desired);
+        edit(edited.data!);
+        expect(secretDiffers(compactSecret(edited), desired)).to.equal(true);
+      }
+    });
   });
 });

@@ -2,13 +2,19 @@
 import { expect } from "chai";
 import { startHttpServer } from "../../../src/runtime/http.ts";
 import { createMetrics, createRegistry } from "../../../src/runtime/metrics.ts";
+import type { WorkspaceSample } from "../../../src/runtime/metrics.ts";
 
 describe("startHttpServer", () => {
   it("serves metrics and health probes on a free port", async () => {
-    const metrics = createMetrics(createRegistry());
+    const minuteAgo = new Date(Date.now() - 60_000).toISOString();
+    let samples: WorkspaceSample[] = [
+      { namespace: "ns", name: "db", ready: true, changedAt: { "read-write": minuteAgo } },
+      { namespace: "ns", name: "b", ready: true, changedAt: {} },
+      { namespace: "ns", name: "c", ready: true, changedAt: {} },
+      { namespace: "ns", name: "d", ready: false, changedAt: {} },
+    ];
+    const metrics = createMetrics(createRegistry(), () => samples);
     metrics.leader.set(1);
-    metrics.databases.set({ ready: "true" }, 3);
-    metrics.trackCredential("ns", "db", "read-write", new Date(Date.now() - 60_000));
     let ready = false;
     const server = await startHttpServer({ port: 0, host: "127.0.0.1", registry: metrics.registry, healthz: () => true, readyz: () => ready });
     try {
@@ -24,9 +30,11 @@ describe("startHttpServer", () => {
       const text = await res.text();
       expect(text).to.include("workspacedb_leader 1");
       expect(text).to.include('workspacedb_databases{ready="true"} 3');
+      expect(text).to.include('workspacedb_databases{ready="false"} 1');
       expect(text).to.match(/workspacedb_credential_age_seconds\{namespace="ns",name="db",access="read-write"\} 6\d/);
       expect(text).to.include("process_cpu_seconds_total");
-      metrics.untrackCredentials("ns", "db");
+      expect(text).not.to.include('access="read-only"');
+      samples = samples.filter((w) => w.name !== "db");
       expect(await (await fetch(`${base}/metrics`)).text()).not.to.include('name="db"');
     } finally {
       await server.close();

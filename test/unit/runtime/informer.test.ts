@@ -115,6 +115,31 @@ describe("Informer (scripted watch)", () => {
     for (const key of ["ns/a", "ns/b"]) expect(informer.get(key)!.metadata).to.not.have.property("managedFields");
   });
 
+  it("caches and hands out what its transform makes of listed and watched objects", async () => {
+    const seen: string[] = [];
+    const shrinking = new Informer<ConfigMap>({
+      path: "/api/v1/namespaces/ns/configmaps",
+      watch,
+      list: async () => listOf("10", cm("a", "9", "long value")),
+      log: createLogger({ level: "error", stream: new Writable({ write: (_c: Buffer, _e, cb) => cb() }) }),
+      transform: (o) => ({ ...o, data: { v: String(o.data?.v?.length ?? 0) } }),
+    });
+    shrinking.on({ onAdd: (o) => seen.push(`${o.metadata?.name ?? ""}=${o.data?.v ?? ""}`), onUpdate: (_o, n) => seen.push(`${n.metadata?.name ?? ""}=${n.data?.v ?? ""}`) });
+    shrinking.start();
+    try {
+      await shrinking.waitForSync(1000);
+      await until("watch", () => watch.opened.length === 1);
+      watch.last().send("MODIFIED", cm("a", "11", "longer value"));
+      watch.last().send("ADDED", cm("b", "12", "x"));
+      await until("b", () => shrinking.get("ns/b") !== undefined);
+      expect(seen).to.deep.equal(["a=10", "a=12", "b=1"]);
+      expect(shrinking.get("ns/a")!.data).to.deep.equal({ v: "12" });
+      expect(Object.isFrozen(shrinking.get("ns/a")!.data)).to.equal(true);
+    } finally {
+      await shrinking.stop();
+    }
+  });
+
   it("tracks resourceVersion through events and bookmarks, and re-watches from it when closed", async () => {
     lists = [listOf("10")];
     informer.start();
