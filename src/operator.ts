@@ -35,6 +35,7 @@ import type { Logger } from "./runtime/logger.ts";
 import { Manager } from "./runtime/manager.ts";
 import { createMetrics, createRegistry } from "./runtime/metrics.ts";
 import { compactSecret } from "./controllers/secret.ts";
+import { createDataApi } from "./dataapi/index.ts";
 import { workspaceChanged, workspaceSample } from "./controllers/triggers.ts";
 
 /** True when `ws` may have something on the DatabaseServer `server` (status records both: written before anything is created). */
@@ -306,17 +307,34 @@ export function buildOperator(
     fence,
     onLostLeadership,
   });
-  manager.addInformer(workspaces);
-  manager.addInformer(serverInformer);
-  manager.addInformer(secrets);
+  // The data API reads the caches on every replica: they then run on standbys too.
+  const everyReplica = settings.dataApi.enabled;
+  manager.addInformer(workspaces, { everyReplica });
+  manager.addInformer(serverInformer, { everyReplica });
+  manager.addInformer(secrets, { everyReplica });
   manager.addController(serverController, [serverInformer]);
   manager.addController(workspaceController, [workspaces]);
 
+  const dataApi = settings.dataApi.enabled
+    ? createDataApi({
+      settings: settings.dataApi,
+      connectTimeoutMs: settings.postgres.connectTimeout,
+      client,
+      caches: { workspaces, servers: serverInformer, secrets },
+      metrics,
+      log: log.child({ component: "data-api" }),
+    })
+    : undefined;
+
   return {
     manager,
-    start: () => manager.start(),
+    async start() {
+      await dataApi?.start();
+      await manager.start();
+    },
     async stop() {
       await manager.stop();
+      await dataApi?.stop();
       await servers.closeAll();
     },
   };

@@ -53,6 +53,19 @@ export interface Settings {
   watchNamespaces: string[];
   /** Label selector of the WorkspaceDatabases this operator reconciles (sharding); empty: all of them. */
   workspaceSelector: string;
+  /** The data API (aggregated API data.workspacedb.io), served by every replica. */
+  dataApi: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    /** PEM serving certificate and key (mounted from the Secret the APIService's caBundle trusts); re-read when they change. */
+    certFile: string;
+    keyFile: string;
+    /** statement_timeout of the read-only sessions, ms. */
+    statementTimeout: number;
+    /** A preview answer stops adding rows beyond this many bytes. */
+    maxResponseBytes: number;
+  };
 }
 
 /** Settings used when nothing else sets them (the lease namespace may come from POD_NAMESPACE instead). */
@@ -77,6 +90,15 @@ export const DEFAULT_SETTINGS: Settings = {
   shutdownTimeout: 30_000,
   watchNamespaces: [],
   workspaceSelector: "",
+  dataApi: {
+    enabled: false,
+    host: "0.0.0.0",
+    port: 8443,
+    certFile: "/var/run/workspacedb/data-api/tls.crt",
+    keyFile: "/var/run/workspacedb/data-api/tls.key",
+    statementTimeout: 5_000,
+    maxResponseBytes: 1024 * 1024,
+  },
 };
 
 const duration = (minimum: number, maximum: number, description: string): Record<string, unknown> => ({
@@ -100,7 +122,7 @@ export const settingsSchema = {
   additionalProperties: false,
   required: [
     "logLevel", "logFormat", "metricsHost", "metricsPort", "workers", "resyncPeriod", "leaderElection", "passwordLength", "postgres", "backoff",
-    "shutdownTimeout", "watchNamespaces", "workspaceSelector",
+    "shutdownTimeout", "watchNamespaces", "workspaceSelector", "dataApi",
   ],
   properties: {
     logLevel: { type: "string", enum: [...LOG_LEVELS], description: "log level" },
@@ -154,6 +176,20 @@ export const settingsSchema = {
       description: "namespaces whose WorkspaceDatabases are reconciled (empty: all)",
     },
     workspaceSelector: { type: "string", maxLength: 4096, description: "label selector of the WorkspaceDatabases reconciled (empty: all)" },
+    dataApi: {
+      type: "object",
+      additionalProperties: false,
+      required: ["enabled", "host", "port", "certFile", "keyFile", "statementTimeout", "maxResponseBytes"],
+      properties: {
+        enabled: { type: "boolean", description: "serve the data API (data.workspacedb.io) on every replica" },
+        host: { type: "string", minLength: 1, description: "listen address of the data API" },
+        port: { type: "integer", minimum: 0, maximum: 65535, description: "HTTPS port of the data API (0: any free port)" },
+        certFile: { type: "string", minLength: 1, description: "PEM serving certificate of the data API" },
+        keyFile: { type: "string", minLength: 1, description: "PEM private key of the data API" },
+        statementTimeout: duration(100, 600_000, "statement_timeout of the data API's read-only sessions"),
+        maxResponseBytes: { type: "integer", minimum: 1024, maximum: 64 * 1024 * 1024, description: "largest preview answer in bytes (rows beyond are left out)" },
+      },
+    },
   },
 } as const;
 

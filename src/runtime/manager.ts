@@ -58,6 +58,8 @@ export class Manager {
   readonly #o: ManagerOptions;
   readonly #log: Logger;
   readonly #informers: ManagedInformer[] = [];
+  /** Informers that run on every replica from `start()` on (they feed what standbys serve too). */
+  readonly #everyReplica = new Set<ManagedInformer>();
   readonly #controllers: ManagedController[] = [];
   #elector: LeaderElector | undefined;
   #http: HttpServer | undefined;
@@ -72,9 +74,13 @@ export class Manager {
     this.#log = opts.log.child({ component: "manager" });
   }
 
-  /** Registers an informer, started once this replica leads. Register everything before `start()`. */
-  addInformer(informer: ManagedInformer): void {
+  /**
+   * Registers an informer, started once this replica leads — or at `start()` on every replica with
+   * `everyReplica` (for what standbys serve, e.g. the data API). Register everything before `start()`.
+   */
+  addInformer(informer: ManagedInformer, options: { everyReplica?: boolean } = {}): void {
     this.#informers.push(informer);
+    if (options.everyReplica === true) this.#everyReplica.add(informer);
   }
 
   /**
@@ -113,6 +119,7 @@ export class Manager {
       readyz: () => this.ready(),
     });
     this.#log.info("serving metrics and health probes", { port: this.#http.port });
+    for (const i of this.#everyReplica) i.start();
     const le = this.#o.leaderElection;
     if (le === undefined) {
       void this.#startLeading();
@@ -153,7 +160,7 @@ export class Manager {
     this.#leading = true;
     this.#o.metrics.leader.set(1);
     this.#log.info("leading: starting informers", { informers: this.#informers.length });
-    for (const i of this.#informers) i.start();
+    for (const i of this.#informers) if (!this.#everyReplica.has(i)) i.start();
     try {
       await Promise.all(this.#informers.map((i) => i.waitForSync()));
     } catch (err) {

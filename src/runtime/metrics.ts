@@ -24,7 +24,10 @@ export function createRegistry(opts: { defaultMetrics?: boolean } = {}): Registr
  *   per object is kept for them between scrapes);
  * - `workspacedb_leader`: 1 while this replica holds the lease, else 0;
  * - `workspacedb_password_checks_total{reason}`: logins that proved a password (`change`: after a
- *   change or in a pass that changed something; `periodic`: the drift budget).
+ *   change or in a pass that changed something; `periodic`: the drift budget);
+ * - `workspacedb_data_api_requests_total{resource,verb,code}`: data API answers (`resource` is
+ *   `workspacetables` or `discovery`; `verb` get, list or preview);
+ * - `workspacedb_data_api_preview_duration_seconds` (histogram): time to answer a preview.
  */
 export interface Metrics {
   readonly registry: Registry;
@@ -38,6 +41,8 @@ export interface Metrics {
   readonly workDuration: Histogram<"name">;
   readonly leader: Gauge;
   readonly passwordChecks: Counter<"reason">;
+  readonly dataApiRequests: Counter<"resource" | "verb" | "code">;
+  readonly dataApiPreviewDuration: Histogram;
 }
 
 /** One WorkspaceDatabase as the scrape-time gauges see it. */
@@ -137,6 +142,18 @@ export function createMetrics(registry: Registry, workspaces: WorkspaceSamples =
       name: "workspacedb_password_checks_total",
       help: "Logins that proved a workspace password, by reason (change, periodic).",
       labelNames: ["reason"] as const,
+      registers,
+    }),
+    dataApiRequests: new Counter({
+      name: "workspacedb_data_api_requests_total",
+      help: "Answers of the data API by resource (workspacetables, discovery), verb (get, list, preview) and HTTP code.",
+      labelNames: ["resource", "verb", "code"] as const,
+      registers,
+    }),
+    dataApiPreviewDuration: new Histogram({
+      name: "workspacedb_data_api_preview_duration_seconds",
+      help: "Time to answer a preview of the data API.",
+      buckets: durationBuckets,
       registers,
     }),
   };

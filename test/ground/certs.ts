@@ -19,7 +19,16 @@ export interface GroundCerts {
   controllerManagerKey: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
+  /** The front proxy's CA (kube-apiserver's --requestheader-client-ca-file) and its key. */
+  frontProxyCaCert: string;
+  frontProxyCaKey: string;
+  /** The aggregator's client certificate (CN front-proxy-client, the one allowed name). */
+  frontProxyClientCert: string;
+  frontProxyClientKey: string;
 }
+
+/** The common name kube-apiserver's aggregator presents; the only --requestheader-allowed-names entry. */
+export const FRONT_PROXY_CLIENT = "front-proxy-client";
 
 async function openssl(args: string[]): Promise<void> {
   await run("openssl", args);
@@ -38,14 +47,20 @@ async function signedCert(dir: string, name: string, subject: string, ext: strin
 
 /**
  * Generates a throwaway CA, a serving certificate for 127.0.0.1/localhost, an admin client
- * certificate in group system:masters, a client certificate for kube-controller-manager, and the
- * service-account signing key pair.
+ * certificate in group system:masters, a client certificate for kube-controller-manager, the
+ * service-account signing key pair, and the front proxy's own CA and client certificate (for
+ * aggregated APIs).
  */
+async function selfSignedCa(dir: string, name: string, cn: string): Promise<{ caCert: string; caKey: string }> {
+  const caKey = join(dir, `${name}.key`);
+  const caCert = join(dir, `${name}.crt`);
+  await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", caKey, "-out", caCert, "-days", "2", "-subj", `/CN=${cn}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  return { caCert, caKey };
+}
+
 export async function generateCerts(dir: string): Promise<GroundCerts> {
-  const caKey = join(dir, "ca.key");
-  const caCert = join(dir, "ca.crt");
-  await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", caKey, "-out", caCert, "-days", "2", "-subj", "/CN=workspacedb-test-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-  const ca = { caCert, caKey };
+  const ca = await selfSignedCa(dir, "ca", "workspacedb-test-ca");
+  const { caCert, caKey } = ca;
   const serving = await signedCert(dir, "serving", "/CN=kube-apiserver", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n", ca);
   const clientExt = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
   const admin = await signedCert(dir, "admin", "/O=system:masters/CN=admin", clientExt, ca);
@@ -54,5 +69,12 @@ export async function generateCerts(dir: string): Promise<GroundCerts> {
   const serviceAccountPub = join(dir, "sa.pub");
   await openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", serviceAccountKey]);
   await openssl(["pkey", "-in", serviceAccountKey, "-pubout", "-out", serviceAccountPub]);
-  return { caCert, caKey, servingCert: serving.cert, servingKey: serving.key, adminCert: admin.cert, adminKey: admin.key, controllerManagerCert: controllerManager.cert, controllerManagerKey: controllerManager.key, serviceAccountKey, serviceAccountPub };
+  const frontProxyCa = await selfSignedCa(dir, "front-proxy-ca", "workspacedb-test-front-proxy-ca");
+  const frontProxyClient = await signedCert(dir, "front-proxy-client", `/CN=${FRONT_PROXY_CLIENT}`, clientExt, frontProxyCa);
+  return {
+    caCert, caKey, servingCert: serving.cert, servingKey: serving.key, adminCert: admin.cert, adminKey: admin.key,
+    controllerManagerCert: controllerManager.cert, controllerManagerKey: controllerManager.key, serviceAccountKey, serviceAccountPub,
+    frontProxyCaCert: frontProxyCa.caCert, frontProxyCaKey: frontProxyCa.caKey,
+    frontProxyClientCert: frontProxyClient.cert, frontProxyClientKey: frontProxyClient.key,
+  };
 }

@@ -8,6 +8,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfigFiles } from "../../src/kube/config.ts";
 import { createRestClient, type RestClient } from "../../src/kube/rest.ts";
 import { startJanitor } from "./janitor.ts";
+import type { GroundCerts } from "./certs.ts";
 import { startKube, type KubeGround } from "./kube.ts";
 import { reloadPostgres, serverVersion, startPostgres, type PostgresGround } from "./postgres.ts";
 import { killAllNow } from "./procs.ts";
@@ -28,6 +29,11 @@ export interface Ground {
   root: string;
   /** Stops and restarts kube-apiserver; undefined against an existing cluster. */
   restartApiServer: (() => Promise<void>) | undefined;
+  /**
+   * The local cluster's CAs and keys (to issue users' client certificates, and the front proxy's);
+   * undefined against an existing cluster.
+   */
+  certs: GroundCerts | undefined;
   /** GET a path of the API server as admin, e.g. `/metrics`; undefined against an existing cluster. */
   apiServerGet: ((path: string) => Promise<{ status: number; body: string }>) | undefined;
   /**
@@ -98,6 +104,7 @@ async function externalGround(root: string): Promise<Ground | undefined> {
     local: false,
     root,
     restartApiServer: undefined,
+    certs: undefined,
     apiServerGet: undefined,
     async startExtraPostgres() {
       throw new Error("startExtraPostgres needs the local ground: against an existing cluster and server (WSDB_KUBECONFIG) the suite starts no PostgreSQL");
@@ -165,6 +172,7 @@ export async function startGround(): Promise<Ground> {
     local: true,
     root,
     restartApiServer: () => k.restartApiServer(),
+    certs: k.certs,
     apiServerGet: (path) => k.adminGet(path),
     async startExtraPostgres(major: number) {
       // Its process is in procs.ts's list (exit handlers) and its pid in the janitor's file like

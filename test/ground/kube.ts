@@ -3,7 +3,7 @@
 import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
-import { generateCerts, type GroundCerts } from "./certs.ts";
+import { FRONT_PROXY_CLIENT, generateCerts, type GroundCerts } from "./certs.ts";
 import { freePort, startProc, waitFor, type Proc } from "./procs.ts";
 
 /** A running etcd + kube-apiserver + kube-controller-manager and the admin kubeconfig for them. */
@@ -176,6 +176,15 @@ export async function startKube(root: string, binDir: string, pidFile: string): 
     `--service-account-key-file=${certs.serviceAccountPub}`,
     `--service-account-signing-key-file=${certs.serviceAccountKey}`,
     "--authorization-mode=RBAC",
+    // The front proxy (aggregation layer), as kubeadm sets it up: aggregated APIs such as the data API
+    // authenticate kube-apiserver by this client certificate and take the user from these headers.
+    `--requestheader-client-ca-file=${certs.frontProxyCaCert}`,
+    `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+    "--requestheader-username-headers=X-Remote-User",
+    "--requestheader-group-headers=X-Remote-Group",
+    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    `--proxy-client-cert-file=${certs.frontProxyClientCert}`,
+    `--proxy-client-key-file=${certs.frontProxyClientKey}`,
     "--allow-privileged=true",
     "--disable-admission-plugins=ServiceAccount",
     "--v=1",
