@@ -21,6 +21,7 @@ const { values: args } = parseArgs({
     "heap-snapshot": { type: "string" },
     "node-options": { type: "string" },
     "malloc-arena-max": { type: "string" },
+    "operator-env": { type: "string", multiple: true },
     "skip-floor": { type: "boolean", default: false },
   },
 });
@@ -70,6 +71,12 @@ const nodeOptions = [args["node-options"] ?? "", args["heap-snapshot"] === undef
 if (nodeOptions.some((o) => o !== "")) Object.assign(env, { NODE_OPTIONS: nodeOptions.join(" ").trim() });
 // --malloc-arena-max N: glibc's MALLOC_ARENA_MAX for the operator (fewer arenas, less fragmentation).
 if (args["malloc-arena-max"] !== undefined) Object.assign(env, { MALLOC_ARENA_MAX: args["malloc-arena-max"] });
+// --operator-env KEY=VALUE (repeatable): more environment of the operator (e.g. glibc's MALLOC_* tunables).
+for (const pair of args["operator-env"] ?? []) {
+  const at = pair.indexOf("=");
+  if (at <= 0) throw new Error(`--operator-env ${pair}: expected KEY=VALUE`);
+  Object.assign(env, { [pair.slice(0, at)]: pair.slice(at + 1) });
+}
 const port = await freePort();
 Object.assign(env, { WSDB_METRICS_PORT: String(port) });
 /** Starts the operator and waits until it serves its metrics. */

@@ -76,6 +76,18 @@ election, and watchNamespaces / workspaceSelector when set: the RBAC follows the
 {{- if hasKey .Values.settings "workspaceSelector" }}
 {{- fail "settings.workspaceSelector is not allowed: use the chart's workspaceSelector value" }}
 {{- end }}
+{{- if hasKey .Values.settings "dataApi" }}
+{{- fail "settings.dataApi is not allowed: use the chart's dataApi values" }}
+{{- end }}
+{{- $api := .Values.dataApi }}
+{{- $_ := set $owned "dataApi" (dict
+  "enabled" $api.enabled
+  "host" "0.0.0.0"
+  "port" (int $api.port)
+  "certFile" "/var/run/workspacedb/data-api/tls.crt"
+  "keyFile" "/var/run/workspacedb/data-api/tls.key"
+  "statementTimeout" $api.statementTimeout
+  "maxResponseBytes" (int $api.maxResponseBytes)) }}
 {{- include "workspacedb-operator.checkWatchNamespaces" . }}
 {{- with .Values.watchNamespaces }}
 {{- $_ := set $owned "watchNamespaces" . }}
@@ -98,4 +110,9 @@ election, and watchNamespaces / workspaceSelector when set: the RBAC follows the
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* The Secret holding the data API's serving certificate (tls.crt, tls.key) and CA (ca.crt). */}}
+{{- define "workspacedb-operator.dataApiSecretName" -}}
+{{- .Values.dataApi.certificate.secretName | default (printf "%s-data-api-tls" (include "workspacedb-operator.fullname" .)) }}
 {{- end }}

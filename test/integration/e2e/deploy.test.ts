@@ -2,6 +2,7 @@
 // API server, and the operator's RBAC is least privilege for real: the operator runs with nothing but
 // the ServiceAccount of config/rbac and still does its whole job, and that account can do nothing else.
 import { execFileSync, spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -180,9 +181,9 @@ describe("install manifests (end to end)", function () {
     const rendered = (await helm(["template", "workspacedb-operator", CHART, "--namespace", SYSTEM_NAMESPACE, "--include-crds"])).stdout;
     const docs = documents(rendered);
     expect(kindsOf(docs)).to.deep.equal([
-      "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ConfigMap",
+      "APIService", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap",
       "CustomResourceDefinition", "CustomResourceDefinition", "Deployment", "PodDisruptionBudget",
-      "Role", "RoleBinding", "Service", "ServiceAccount",
+      "Role", "RoleBinding", "RoleBinding", "Secret", "Service", "Service", "ServiceAccount",
     ]);
     const deployment = docs.find((d) => d.kind === "Deployment") as {
       metadata: { name: string; namespace: string };
@@ -199,6 +200,17 @@ describe("install manifests (end to end)", function () {
     const settings = settingsOf(docs, SYSTEM_NAMESPACE);
     expect(settings.leaderElection).to.include({ enabled: true, namespace: SYSTEM_NAMESPACE, leaseName: "workspacedb-operator" });
     expect(settings.metricsPort).to.equal(8080);
+    // The data API: its port, the mounted certificate the settings point at, and the APIService trusting its CA.
+    expect(settings.dataApi).to.include({ enabled: true, port: 8443, certFile: "/var/run/workspacedb/data-api/tls.crt" });
+    expect(container.ports).to.deep.include({ name: "data-api", containerPort: 8443, protocol: "TCP" });
+    expect(container.volumeMounts).to.deep.include({ name: "data-api-tls", mountPath: "/var/run/workspacedb/data-api", readOnly: true });
+    const tls = docs.find((d) => d.kind === "Secret") as { data: Record<string, string> };
+    const apiService = docs.find((d) => d.kind === "APIService") as { spec: { caBundle: string; service: { name: string; namespace: string; port: number } } };
+    expect(apiService.spec.caBundle).to.equal(tls.data["ca.crt"]);
+    expect(apiService.spec.service).to.deep.equal({ namespace: SYSTEM_NAMESPACE, name: "workspacedb-operator-data-api", port: 443 });
+    const serving = new X509Certificate(Buffer.from(tls.data["tls.crt"]!, "base64"));
+    expect(serving.checkHost("workspacedb-operator-data-api.workspacedb-system.svc")).to.equal("workspacedb-operator-data-api.workspacedb-system.svc");
+    expect(serving.verify(new X509Certificate(Buffer.from(tls.data["ca.crt"]!, "base64")).publicKey)).to.equal(true);
 
     await serverDryRun(rendered);
   });
@@ -219,8 +231,8 @@ describe("install manifests (end to end)", function () {
     ])).stdout;
     const docs = documents(rendered);
     expect(kindsOf(docs)).to.deep.equal([
-      "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Service", "ServiceAccount", "ServiceMonitor",
-      "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+      "APIService", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap", "Deployment",
+      "RoleBinding", "Secret", "Service", "Service", "ServiceAccount", "ServiceMonitor", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ]);
     const settings = settingsOf(docs, ns);
     expect(settings).to.include({ logLevel: "debug", workers: 8, resyncPeriod: 60_000, metricsPort: 9090 });
@@ -243,6 +255,7 @@ describe("install manifests (end to end)", function () {
       image: { repository: "registry.example.org/wsdb", digest: `sha256:${"a".repeat(64)}` },
       extraEnv: [{ name: "WSDB_PASSWORD_LENGTH", value: "48" }],
       leaderElection: { leaseName: "custom-lease" },
+      dataApi: { enabled: false },
     }));
     const { helm } = tools();
     const rendered = (await helm(["template", "wsdb", CHART, "--namespace", ns, "--values", values])).stdout;
@@ -258,10 +271,13 @@ describe("install manifests (end to end)", function () {
     const docs = documents((await helm(["template", "workspacedb-operator", CHART, "--namespace", SYSTEM_NAMESPACE])).stdout);
     const rulesOf = (list: Array<Record<string, unknown>>, kind: string, name: string): unknown =>
       (list.find((d) => d.kind === kind && (d.metadata as { name?: string }).name === name) as { rules?: unknown } | undefined)?.rules;
-    const plain = ["role.yaml", "leader_election_role.yaml", "workspace-viewer.yaml", "workspace-editor.yaml", "workspace-admin.yaml"]
+    const plain = ["role.yaml", "leader_election_role.yaml", "data_api_role.yaml", "workspace-viewer.yaml", "workspace-editor.yaml", "workspace-admin.yaml"]
       .flatMap((f) => documents(readFileSync(join(REPO_ROOT, "config", "rbac", f), "utf8")));
     expect(rulesOf(docs, "ClusterRole", "workspacedb-operator")).to.deep.equal(rulesOf(plain, "ClusterRole", "workspacedb-operator")).and.to.not.equal(undefined);
     expect(rulesOf(docs, "Role", "workspacedb-operator-leader-election")).to.deep.equal(rulesOf(plain, "Role", "workspacedb-operator-leader-election")).and.to.not.equal(undefined);
+    expect(rulesOf(docs, "ClusterRole", "workspacedb-operator-data-api")).to.deep.equal(rulesOf(plain, "ClusterRole", "workspacedb-operator-data-api")).and.to.not.equal(undefined);
+    const roleRef = (list: Array<Record<string, unknown>>) => (list.find((d) => d.kind === "RoleBinding" && (d.metadata as { namespace?: string }).namespace === "kube-system") as { roleRef?: unknown } | undefined)?.roleRef;
+    expect(roleRef(docs)).to.deep.equal(roleRef(plain)).and.to.not.equal(undefined);
     for (const role of ["viewer", "editor", "admin"]) {
       const name = `workspacedb-operator-workspace-${role}`;
       expect(rulesOf(docs, "ClusterRole", name), name).to.deep.equal(rulesOf(plain, "ClusterRole", `workspacedb-workspace-${role}`)).and.to.not.equal(undefined);
@@ -285,6 +301,10 @@ describe("install manifests (end to end)", function () {
     expect(await failure(["--set", "metrics.serviceMonitor.enabled=true,metrics.service.enabled=false"])).to.contain("needs metrics.service.enabled");
     expect(await failure(["--set", "serviceAccount.create=false"])).to.contain("serviceAccount.name is required");
     expect(await failure(["--set", "settings.leaderElection.enabled=false"])).to.contain("settings.leaderElection is not allowed");
+    expect(await failure(["--set", "settings.dataApi.enabled=false"])).to.contain("settings.dataApi is not allowed");
+    expect(await failure(["--set", "dataApi.certificate.source=self"])).to.contain("dataApi.certificate.source");
+    expect(await failure(["--set", "dataApi.certificate.source=certManager"])).to.contain("dataApi.certificate.certManager.issuerRef.name is required");
+    expect(await failure(["--set", "dataApi.certificate.source=secret"])).to.contain("dataApi.certificate.secretName is required");
   });
 
   it("accepts config/manager and config/rbac (operator RBAC and the people examples) on the API server", async () => {
@@ -299,7 +319,8 @@ describe("install manifests (end to end)", function () {
     expect(settings.metricsPort).to.equal(8080);
 
     const rbac = await kubectl(["apply", "--dry-run=server", "-k", join(REPO_ROOT, "config", "rbac")]);
-    expect(rbac.stdout.trim().split("\n")).to.have.length(5);
+    expect(rbac.stdout.trim().split("\n")).to.have.length(8);
+    await serverDryRun(["service.yaml", "apiservice.yaml"].map((f) => readFileSync(join(REPO_ROOT, "config", "data-api", f), "utf8").replace("REPLACE_WITH_BASE64_CA", Buffer.from("not a CA").toString("base64"))).join("\n---\n"));
     const examples = ["workspace-viewer.yaml", "workspace-editor.yaml", "workspace-admin.yaml"]
       .map((f) => readFileSync(join(REPO_ROOT, "config", "rbac", f), "utf8"))
       .join("\n---\n");
@@ -310,23 +331,34 @@ describe("install manifests (end to end)", function () {
     const ns = unique("wsdb-helm");
     const { helm } = tools();
     const kubeconfig = ["--kubeconfig", getGround().kubeconfigPath];
-    // No controllers run on the ground, so the Deployment never gets pods: no --wait.
-    const install = await helm(["install", "wsdb-it", CHART, "--namespace", ns, "--create-namespace", ...kubeconfig]);
-    expect(install.stdout).to.contain("STATUS: deployed");
-    expect(install.stdout).to.contain("kubectl -n " + ns + " rollout status deployment/wsdb-it-workspacedb-operator");
-    expect(install.stdout).to.contain("is a placeholder");
-    const { kubectl } = tools();
-    const objects = await kubectl(["-n", ns, "get", "deployment,configmap,serviceaccount,service,role,rolebinding,poddisruptionbudget", "-o", "name"]);
-    for (const name of ["deployment.apps/wsdb-it-workspacedb-operator", "configmap/wsdb-it-workspacedb-operator-config", "serviceaccount/wsdb-it-workspacedb-operator"]) {
-      expect(objects.stdout).to.contain(name);
+    // No controllers run on the ground, so the Deployment never gets pods: no --wait. Its APIService
+    // then has no server, which stalls namespace deletion cluster-wide: it is removed whatever happens.
+    try {
+      const install = await helm(["install", "wsdb-it", CHART, "--namespace", ns, "--create-namespace", ...kubeconfig]);
+      expect(install.stdout).to.contain("STATUS: deployed");
+      expect(install.stdout).to.contain("kubectl -n " + ns + " rollout status deployment/wsdb-it-workspacedb-operator");
+      expect(install.stdout).to.contain("is a placeholder");
+      const { kubectl } = tools();
+      const objects = await kubectl(["-n", ns, "get", "deployment,configmap,serviceaccount,service,role,rolebinding,poddisruptionbudget", "-o", "name"]);
+      for (const name of ["deployment.apps/wsdb-it-workspacedb-operator", "configmap/wsdb-it-workspacedb-operator-config", "serviceaccount/wsdb-it-workspacedb-operator"]) {
+        expect(objects.stdout).to.contain(name);
+      }
+      const caOf = async () => (await kubectl(["-n", ns, "get", "secret", "wsdb-it-workspacedb-operator-data-api-tls", "-o", "jsonpath={.data.ca\\.crt}"])).stdout;
+      const ca = await caOf();
+      expect(ca).to.not.equal("");
+      const upgrade = await helm(["upgrade", "wsdb-it", CHART, "--namespace", ns, "--set", "settings.logLevel=debug", ...kubeconfig]);
+      expect(upgrade.stdout).to.contain("REVISION: 2");
+      // The data API's CA (trusted by the APIService) survives upgrades.
+      expect(await caOf()).to.equal(ca);
+      expect((await kubectl(["get", "apiservice", "v1alpha1.data.workspacedb.io", "-o", "jsonpath={.spec.caBundle}"])).stdout).to.equal(ca);
+      await helm(["uninstall", "wsdb-it", "--namespace", ns, ...kubeconfig]);
+      const after = await kubectl(["get", "clusterrole", "wsdb-it-workspacedb-operator", "--ignore-not-found", "-o", "name"]);
+      expect(after.stdout.trim()).to.equal("");
+      // CRDs in a chart's crds/ are never deleted by helm: the custom resources stay safe.
+      await kubectl(["get", "crd", "workspacedatabases.workspacedb.io"]);
+    } finally {
+      await tools().kubectl(["delete", "apiservice", "v1alpha1.data.workspacedb.io", "--ignore-not-found"]).catch(() => undefined);
     }
-    const upgrade = await helm(["upgrade", "wsdb-it", CHART, "--namespace", ns, "--set", "settings.logLevel=debug", ...kubeconfig]);
-    expect(upgrade.stdout).to.contain("REVISION: 2");
-    await helm(["uninstall", "wsdb-it", "--namespace", ns, ...kubeconfig]);
-    const after = await kubectl(["get", "clusterrole", "wsdb-it-workspacedb-operator", "--ignore-not-found", "-o", "name"]);
-    expect(after.stdout.trim()).to.equal("");
-    // CRDs in a chart's crds/ are never deleted by helm: the custom resources stay safe.
-    await kubectl(["get", "crd", "workspacedatabases.workspacedb.io"]);
   });
 
   it("builds an image from exactly what the operator needs (Dockerfile, .dockerignore, production dependencies)", () => {
@@ -554,7 +586,17 @@ describe("least-privilege RBAC (end to end)", function () {
 
     const rbac = getGround().kubeConfig.makeApiClient(RbacAuthorizationV1Api);
     const viewer = await rbac.readClusterRole({ name: "workspacedb-workspace-viewer" });
-    expect(viewer.rules?.flatMap((r) => r.resources ?? [])).to.deep.equal(["workspacedatabases"]);
+    expect(viewer.rules?.flatMap((r) => r.resources ?? [])).to.deep.equal(["workspacedatabases", "workspacetables", "workspacetables/preview"]);
+    // The data API (DESIGN's table): every role browses tables and previews rows; nobody writes them.
+    const tables = (verb: string, subresource?: string, namespace = "workspace-malaria"): V1ResourceAttributes =>
+      ({ group: "data.workspacedb.io", resource: "workspacetables", verb, namespace, ...(subresource === undefined ? {} : { subresource }) });
+    for (const groups of [viewers, editors, admins]) {
+      expect(await userCan(groups, tables("list")), groups[0]).to.equal(true);
+      expect(await userCan(groups, tables("get", "preview")), groups[0]).to.equal(true);
+      expect(await userCan(groups, tables("list", undefined, ns)), groups[0]).to.equal(false);
+      expect(await userCan(groups, tables("create")), groups[0]).to.equal(false);
+    }
+    expect(await userCan([], tables("list"))).to.equal(false);
   });
 
   it("the example admin policy: workspace admins regenerate a password, and change nothing else", async () => {
@@ -583,6 +625,7 @@ describe("least-privilege RBAC (end to end)", function () {
       }, 15_000)).to.contain("workspacedb-workspace-admins-annotations-only");
       expect(await refused([...admin, "patch", "wsdb/malaria", "--type", "json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]'])).to.contain("may not change finalizers");
       expect(await refused([...admin, "label", "wsdb/malaria", "team=x"])).to.contain("may not change labels");
+      expect(await refused([...admin, "annotate", "wsdb/malaria", "workspacedb.io/adopt=database"])).to.contain("may only set the workspacedb.io/regenerate* annotations");
       expect(await refused([...admin, "delete", "wsdb/malaria"])).to.match(/forbidden/i);
 
       const before = await readSecret(namespace, "malaria-ro");
