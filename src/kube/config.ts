@@ -68,6 +68,8 @@ export interface LoadOptions {
   serviceAccountDir?: string;
   /** Clock (ms) for token re-reads and exec credential expiry. */
   now?: () => number;
+  /** Context to use instead of the files' current-context (kubectl's --context). */
+  context?: string;
 }
 
 /**
@@ -129,9 +131,12 @@ export function loadKubeConfigFiles(files: string[], options: LoadOptions = {}):
     if (current === undefined && parsed.currentContext !== undefined) current = { name: parsed.currentContext, file };
   }
   const all = files.length === 1 ? files[0] : `the KUBECONFIG files ${files.join(", ")}`;
+  if (options.context !== undefined) current = { name: options.context, file: all ?? "" };
   if (current === undefined) throw new KubeConfigError(`${all}: no current-context is set`);
   const context = merged.contexts.get(current.name);
-  if (context === undefined) throw new KubeConfigError(`${current.file}: current-context "${current.name}" is not a context defined in ${all}`);
+  if (context === undefined) {
+    throw new KubeConfigError(options.context !== undefined ? `context "${current.name}" is not defined in ${all}` : `${current.file}: current-context "${current.name}" is not a context defined in ${all}`);
+  }
   const where = `${context.file}: context "${context.name}"`;
   const clusterName = optString(context.body, "cluster", where);
   const userName = optString(context.body, "user", where);

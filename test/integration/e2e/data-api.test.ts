@@ -1,15 +1,17 @@
 // The data API through kube-apiserver's aggregation layer: APIService Available, discovery, tables and
 // previews for real users (client certificates bound by RBAC), and the front proxy's trust rules.
 import { request } from "node:https";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
-import { getGround } from "../../ground/index.ts";
+import { parseAllDocuments } from "yaml";
+import { REPO_ROOT, getGround } from "../../ground/index.ts";
 import { freePort } from "../../ground/procs.ts";
 import { createPki, type KeyPair, type Pki, type TestCa } from "../../support/pki.ts";
-import { tools, type Tools } from "../support/deploy.ts";
+import { run, tools, type Tools } from "../support/deploy.ts";
 import {
   SYSTEM_NAMESPACE,
+  canLogin,
   createWorkspace,
   ensureNamespace,
   eventually,
@@ -58,7 +60,7 @@ function direct(port: number, path: string, opts: { ca: string; cert?: KeyPair; 
   });
 }
 
-describe("data API (aggregated, e2e)", function () {
+describe("data API and kubectl wsdb (aggregated, e2e)", function () {
   this.timeout(240_000);
   let pki: Pki;
   let servingCa: TestCa;
@@ -70,6 +72,7 @@ describe("data API (aggregated, e2e)", function () {
   let ns: string;
   let other: string;
   const kubeconfigs: Record<string, string> = {};
+  let pluginPath = "";
   const pairs: Record<string, KeyPair> = {};
 
   before(async function () {
@@ -125,32 +128,48 @@ describe("data API (aggregated, e2e)", function () {
       return out.stdout.trim() === "True" ? true : undefined;
     }, 90_000, 500);
 
-    // People: a viewer of ns, a user with no role, a member of another namespace.
+    // People, with the roles of config/rbac (DESIGN's table): a viewer, an editor and an admin of ns
+    // (editors and admins also get the two credentials Secrets by name), a user with no role, and a
+    // viewer of another namespace.
     ns = unique("data");
     other = unique("data-other");
     await ensureNamespace(ns);
     await ensureNamespace(other);
+    const clusterRoles = ["workspace-viewer.yaml", "workspace-editor.yaml", "workspace-admin.yaml"]
+      .flatMap((f) => parseAllDocuments(readText(join(REPO_ROOT, "config", "rbac", f))).map((d) => d.toJS() as { kind: string }))
+      .filter((d) => d.kind === "ClusterRole");
+    const binding = (namespace: string, name: string, roleKind: string, role: string, groups: string[]) => ({
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name, namespace },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: roleKind, name: role },
+      subjects: groups.map((group) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group })),
+    });
     await kubectl(["apply", "-f", "-"], {
       input: JSON.stringify({
         apiVersion: "v1",
         kind: "List",
         items: [
+          ...clusterRoles,
+          binding(ns, "viewers", "ClusterRole", "workspacedb-workspace-viewer", [`${ns}:viewers`]),
+          binding(ns, "editors", "ClusterRole", "workspacedb-workspace-editor", [`${ns}:editors`]),
+          binding(ns, "admins", "ClusterRole", "workspacedb-workspace-admin", [`${ns}:admins`]),
           {
-            apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: "test-workspacedb-table-viewer" },
-            rules: [{ apiGroups: ["data.workspacedb.io"], resources: ["workspacetables", "workspacetables/preview"], verbs: ["get", "list"] }],
+            apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "malaria-credentials", namespace: ns },
+            rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: ["malaria-rw", "malaria-ro"], verbs: ["get"] }],
           },
-          ...[[ns, "viewer"], [other, "outsider"]].map(([namespace, group]) => ({
-            apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "table-viewers", namespace },
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "test-workspacedb-table-viewer" },
-            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group }],
-          })),
+          binding(ns, "malaria-credentials", "Role", "malaria-credentials", [`${ns}:editors`, `${ns}:admins`]),
+          binding(other, "viewers", "ClusterRole", "workspacedb-workspace-viewer", [`${other}:viewers`]),
         ],
       }),
     });
-    for (const [user, groups] of [["vera", ["viewer"]], ["nobody", []], ["olga", ["outsider"]]] as const) {
+    for (const [user, groups] of [["vera", [`${ns}:viewers`]], ["edda", [`${ns}:editors`]], ["adam", [`${ns}:admins`]], ["nobody", []], ["olga", [`${other}:viewers`]]] as const) {
       pairs[user] = await clusterCa.issue({ cn: user, o: [...groups], usage: "client" });
       kubeconfigs[user] = userKubeconfig(join(ground.root, `${user}.kubeconfig`), ground.apiServerUrl, readText(certs.caCert), pairs[user]);
     }
+    // The plugin as kubectl finds it: an executable kubectl-wsdb on PATH.
+    const bin = join(ground.root, "plugin-bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "kubectl-wsdb"), `#!/bin/sh\nexec "${process.execPath}" "${join(REPO_ROOT, "src", "cli", "kubectl-wsdb.ts")}" "$@"\n`, { mode: 0o755 });
+    pluginPath = `${bin}:${process.env.PATH ?? ""}`;
 
     await createWorkspace(ns, "malaria");
     await waitReady(ns, "malaria");
@@ -164,10 +183,13 @@ describe("data API (aggregated, e2e)", function () {
     });
   });
 
+  /** `kubectl wsdb ARGS` as `user` (kubectl finds the plugin on PATH). */
+  const plugin = (user: string, args: string[]) =>
+    run(process.env.KUBECTL ?? "kubectl", ["wsdb", ...args, "-n", ns, "--kubeconfig", kubeconfigs[user]!], { env: { ...process.env, PATH: pluginPath }, allowFailure: true });
+
   after(async () => {
     // An APIService without its server stalls namespace deletion in the whole cluster: it goes first.
     await kubectl?.(["delete", "apiservice", APISERVICE, "--ignore-not-found", "--wait=true"], { allowFailure: true });
-    await kubectl?.(["delete", "clusterrole", "test-workspacedb-table-viewer", "--ignore-not-found"], { allowFailure: true });
     await operator?.stop();
     pki?.dispose();
   });
@@ -242,6 +264,73 @@ describe("data API (aggregated, e2e)", function () {
     expect(olgaOwn.stdout + olgaOwn.stderr).to.match(/No resources found/);
   });
 
+  it("keeps DESIGN's role table cell by cell, through kubectl and through the plugin", async () => {
+    const table = `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables/malaria.public.~43ases~202024/preview?limit=3`;
+    const roles: Record<string, { wsdb: boolean; tables: boolean; secrets: boolean; regenerate: boolean }> = {
+      vera: { wsdb: true, tables: true, secrets: false, regenerate: false },
+      edda: { wsdb: true, tables: true, secrets: true, regenerate: false },
+      adam: { wsdb: true, tables: true, secrets: true, regenerate: true },
+      nobody: { wsdb: false, tables: false, secrets: false, regenerate: false },
+      olga: { wsdb: false, tables: false, secrets: false, regenerate: false },
+    };
+    const ok = async (args: string[], user: string) => (await kubectl(args, { kubeconfig: kubeconfigs[user]!, allowFailure: true })).code === 0;
+    for (const [user, may] of Object.entries(roles)) {
+      const cells = {
+        wsdb: (await ok(["get", "wsdb", "-n", ns], user)) && (await ok(["get", "wsdb", "malaria", "-n", ns], user)),
+        tables: (await ok(["get", "workspacetables", "-n", ns], user)) && (await ok(["get", "--raw", table], user)),
+        secrets: (await ok(["get", "secret", "malaria-rw", "-n", ns], user)) && (await ok(["get", "secret", "malaria-ro", "-n", ns], user)),
+        regenerate: await ok(["annotate", "--overwrite", "--dry-run=server", "wsdb", "malaria", "-n", ns, "workspacedb.io/regenerate-ro=dry"], user),
+      };
+      expect(cells, `${user} through kubectl`).to.deep.equal(may);
+
+      const tablesOut = await plugin(user, ["tables"]);
+      const previewOut = await plugin(user, ["preview", "malaria", '"Cases 2024"', "--limit", "2"]);
+      const credentialsOut = await plugin(user, ["credentials", "malaria", "--read-only", "-o", "uri"]);
+      if (may.tables) {
+        expect(tablesOut.code, `${user}: ${tablesOut.stderr}`).to.equal(0);
+        expect(tablesOut.stdout).to.match(/^WORKSPACE\s+TABLE\s+TYPE\s+ROWS\s+SIZE$/m).and.match(/malaria\s+public\.Cases 2024\s+table/);
+        expect(previewOut.code, `${user}: ${previewOut.stderr}`).to.equal(0);
+        expect(previewOut.stdout).to.match(/^ id \|\s+district\s+\|/).and.include("  1 | district 1 |").and.include("(2 rows)").and.include("--continue");
+      } else {
+        expect(tablesOut.stderr.trim(), user).to.equal(`error: your role in namespace ${ns} does not allow browsing tables`);
+        expect(previewOut.stderr.trim(), user).to.equal(`error: your role in namespace ${ns} does not allow browsing tables`);
+      }
+      if (may.secrets) {
+        expect(credentialsOut.code, `${user}: ${credentialsOut.stderr}`).to.equal(0);
+        expect(await withLogin(credentialsOut.stdout.trim(), async (db) => (await db.query("SELECT current_user AS u")).rows[0] as { u: string })).to.deep.equal({ u: (await readSecret(ns, "malaria-ro"))!.username });
+      } else {
+        expect(credentialsOut.stderr.trim(), user).to.equal(`error: your role in namespace ${ns} does not allow reading credentials`);
+      }
+      if (!may.regenerate) {
+        const refused = await plugin(user, ["regenerate", "malaria", "--read-only"]);
+        expect(refused.stderr.trim(), user).to.equal(`error: your role in namespace ${ns} does not allow regenerating passwords`);
+      }
+    }
+
+    // The admin regenerates for real: the plugin waits, says so, and the old password is refused.
+    const before = (await readSecret(ns, "malaria-ro"))!;
+    const done = await plugin("adam", ["regenerate", "malaria", "--read-only", "--wait", "--timeout", "60"]);
+    expect(done.code, done.stderr).to.equal(0);
+    expect(done.stdout).to.match(/The read-only password was regenerated at \S+: the old one no longer works/);
+    expect(await canLogin(before.uri!)).to.equal(false);
+    const after = (await readSecret(ns, "malaria-ro"))!;
+    expect(after.password).to.not.equal(before.password);
+    expect(await canLogin(after.uri!)).to.equal(true);
+  });
+
+  it("explains its commands and refuses bad usage with exit code 2", async () => {
+    for (const command of ["tables", "preview", "credentials", "regenerate"]) {
+      const help = await plugin("vera", [command, "--help"]);
+      expect(help.code, command).to.equal(0);
+      expect(help.stdout, command).to.include(`kubectl wsdb ${command}`).and.include("--namespace");
+    }
+    expect((await plugin("vera", ["--help"])).stdout).to.include("Commands:");
+    const bad = await plugin("adam", ["regenerate", "malaria"]);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.include("exactly one of --read-write, --read-only, --all");
+    expect((await plugin("vera", ["bogus"])).code).to.equal(2);
+  });
+
   it("trusts identity headers only from the front proxy", async () => {
     const certs = getGround().certs!;
     const path = `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables`;
@@ -258,7 +347,7 @@ describe("data API (aggregated, e2e)", function () {
     expect(asNobody.body).to.include('User \\"nobody\\"');
     // The real front proxy's certificate with a viewer's headers.
     const proxy = { cert: readText(certs.frontProxyClientCert), key: readText(certs.frontProxyClientKey) };
-    expect((await direct(port, path, { ca, cert: proxy, headers: { "X-Remote-User": "vera", "X-Remote-Group": "viewer" } })).status).to.equal(200);
+    expect((await direct(port, path, { ca, cert: proxy, headers: { "X-Remote-User": "vera", "X-Remote-Group": `${ns}:viewers` } })).status).to.equal(200);
     // Health answers anyone.
     expect((await direct(port, "/healthz", { ca })).status).to.equal(200);
   });
