@@ -331,6 +331,49 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
     expect((await plugin("vera", ["bogus"])).code).to.equal(2);
   });
 
+  it("keeps discovery answering while PostgreSQL is down, and says which workspace cannot be read", async () => {
+    const ground = getGround();
+    if (!ground.local) return;
+    await ground.postgres.stop();
+    try {
+      const resources = JSON.parse((await kubectl(["get", "--raw", "/apis/data.workspacedb.io/v1alpha1"])).stdout) as { resources: unknown[] };
+      expect(resources.resources).to.have.length(2);
+      expect((await kubectl(["get", "apiservice", APISERVICE, "-o", "jsonpath={.status.conditions[?(@.type==\"Available\")].status}"])).stdout).to.equal("True");
+      const down = await kubectl(["get", "workspacetables", "-n", ns], { allowFailure: true });
+      expect(down.code).to.not.equal(0);
+      expect(down.stderr).to.match(/ServiceUnavailable|cannot be read now/).and.include('workspace "malaria"');
+    } finally {
+      await ground.postgres.start();
+    }
+    await eventually("tables again", async () => ((await kubectl(["get", "workspacetables", "-n", ns], { allowFailure: true })).code === 0 ? true : undefined), 30_000, 500);
+  });
+
+  it("is served by a standby replica too", async () => {
+    // A second replica that does not hold the lease (the first one does) serves the same answers.
+    const ground = getGround();
+    const standbyPort = await freePort();
+    const standby = startOperator({
+      WSDB_DATA_API_ENABLED: "true",
+      WSDB_DATA_API_HOST: "127.0.0.1",
+      WSDB_DATA_API_PORT: String(standbyPort),
+      WSDB_DATA_API_CERT_FILE: join(ground.root, "data-api.crt"),
+      WSDB_DATA_API_KEY_FILE: join(ground.root, "data-api.key"),
+    }, "operator-data-api-standby");
+    try {
+      await eventually("the standby's data API", async () => (/serving the data API/.test(standby.log()) ? true : undefined), 30_000);
+      const proxy = { cert: readText(ground.certs!.frontProxyClientCert), key: readText(ground.certs!.frontProxyClientKey) };
+      const path = `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables`;
+      const answer = await eventually("tables from the standby's caches", async () => {
+        const res = await direct(standbyPort, path, { ca: servingCa.cert, cert: proxy, headers: { "X-Remote-User": "vera", "X-Remote-Group": `${ns}:viewers` } });
+        return res.status === 200 && res.body.includes("malaria.public.") ? res : undefined;
+      }, 30_000, 500);
+      expect(JSON.parse(answer.body)).to.have.property("kind", "WorkspaceTableList");
+      expect(standby.log()).to.not.match(/"message":"(leading|caches synced: starting controllers)/);
+    } finally {
+      await standby.stop();
+    }
+  });
+
   it("trusts identity headers only from the front proxy", async () => {
     const certs = getGround().certs!;
     const path = `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables`;
