@@ -138,6 +138,7 @@ const FLOAT_OIDS = new Set([700, 701]);
 const BOOL_OID = 16;
 const INT8_OID = 20;
 const BYTEA_OID = 17;
+const JSON_OIDS = new Set([114, 3802]);
 
 /**
  * Serves WorkspaceTables from the databases of Ready workspaces. Every statement runs as the
@@ -319,7 +320,15 @@ export class PostgresTables implements TableSource {
       return text.length > maxHex ? [`\\x${text.slice(0, maxHex)}`, true] : [`\\x${text}`, false];
     }
     const chars = [...text];
-    return chars.length > this.#maxChars ? [chars.slice(0, this.#maxChars).join(""), true] : [text, false];
+    if (chars.length > this.#maxChars) return [chars.slice(0, this.#maxChars).join(""), true];
+    if (JSON_OIDS.has(typeOid)) {
+      try {
+        return [JSON.parse(text) as unknown, false];
+      } catch {
+        return [text, false];
+      }
+    }
+    return [text, false];
   }
 
   #resolve(namespace: string, name: string): { login: ReadOnlyLogin; parts: NonNullable<ReturnType<typeof parseTableObjectName>> } {

@@ -4,6 +4,7 @@ import { request } from "node:https";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
+import type pg from "pg";
 import { parseAllDocuments } from "yaml";
 import { REPO_ROOT, getGround } from "../../ground/index.ts";
 import { freePort } from "../../ground/procs.ts";
@@ -11,10 +12,12 @@ import { createPki, type KeyPair, type Pki, type TestCa } from "../../support/pk
 import { run, tools, type Tools } from "../support/deploy.ts";
 import {
   SYSTEM_NAMESPACE,
+  asSuperuser,
   canLogin,
   createWorkspace,
   ensureNamespace,
   eventually,
+  getWorkspace,
   readSecret,
   setupServer,
   unique,
@@ -99,6 +102,8 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
       WSDB_DATA_API_PORT: String(port),
       WSDB_DATA_API_CERT_FILE: certFile,
       WSDB_DATA_API_KEY_FILE: keyFile,
+      // Short, so that the sleeping view below times out quickly.
+      WSDB_DATA_API_STATEMENT_TIMEOUT: "2s",
     }, "operator-data-api");
     await operator.httpPort();
     await eventually("the data API listening", async () => (/serving the data API/.test(operator.log()) ? true : undefined), 30_000);
@@ -329,6 +334,216 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.include("exactly one of --read-write, --read-only, --all");
     expect((await plugin("vera", ["bogus"])).code).to.equal(2);
+  });
+
+  /** GET on the operator's port as the front proxy for a viewer of ns: the status and the parsed body. */
+  async function asViewer<T>(path: string): Promise<{ status: number; body: T }> {
+    const certs = getGround().certs!;
+    const proxy = { cert: readText(certs.frontProxyClientCert), key: readText(certs.frontProxyClientKey) };
+    const res = await direct(port, path, { ca: servingCa.cert, cert: proxy, headers: { "X-Remote-User": "vera", "X-Remote-Group": `${ns}:viewers` } });
+    return { status: res.status, body: JSON.parse(res.body) as T };
+  }
+  const api = () => `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables`;
+  type Listed = { items: Array<{ metadata: { name: string }; schema: string; table: string; type: string }>; metadata: { continue?: string } };
+  type Previewed = { rows: unknown[][]; columns: Array<{ name: string; type: string }>; truncated: boolean; metadata: { continue?: string }; message?: string; code?: number; reason?: string };
+  const asOwner = async <T>(fn: (db: pg.Client) => Promise<T>): Promise<T> => withLogin((await readSecret(ns, "malaria-rw"))!.uri!, fn);
+
+  it("lists every kind of relation in any schema, as it is now, hostile names included", async () => {
+    await asOwner(async (db) => {
+      await db.query(`CREATE SCHEMA raw`);
+      await db.query(`CREATE TABLE raw.visits (id int PRIMARY KEY, place text)`);
+      await db.query(`INSERT INTO raw.visits VALUES (1, 'a'), (2, 'b')`);
+      await db.query(`CREATE MATERIALIZED VIEW raw.visit_count AS SELECT count(*) AS n FROM raw.visits`);
+      await db.query(`CREATE TABLE measures (at date NOT NULL, v int) PARTITION BY RANGE (at)`);
+      await db.query(`CREATE TABLE measures_2024 PARTITION OF measures FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')`);
+      await db.query(`CREATE TABLE y (id int)`);
+      await db.query(`CREATE TABLE "x""; drop table y; --" (id int PRIMARY KEY, note text)`);
+      await db.query(`INSERT INTO "x""; drop table y; --" VALUES (7, 'evil but harmless')`);
+      await db.query(`CREATE TABLE "Upper Case Table" ("Some Column" text)`);
+      await db.query(`INSERT INTO "Upper Case Table" VALUES ('UP')`);
+    });
+    const database = (await waitReady(ns, "malaria")).status!.database!;
+    const foreign = await asSuperuser(database, async (db) => {
+      const available = (await db.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'postgres_fdw'`)).rowCount === 1;
+      if (!available) return false;
+      await db.query(`CREATE EXTENSION IF NOT EXISTS postgres_fdw`);
+      await db.query(`CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', dbname 'nowhere')`);
+      await db.query(`CREATE FOREIGN TABLE public.remote_cases (id int) SERVER elsewhere`);
+      return true;
+    });
+    const listed = await asViewer<Listed>(api());
+    expect(listed.status).to.equal(200);
+    const types = Object.fromEntries(listed.body.items.map((i) => [`${i.schema}.${i.table}`, i.type]));
+    expect(types).to.include({
+      "public.Cases 2024": "table",
+      "public.cases_view": "view",
+      "raw.visits": "table",
+      "raw.visit_count": "materialized-view",
+      "public.measures": "partitioned-table",
+      "public.measures_2024": "table",
+      'public.x"; drop table y; --': "table",
+      "public.Upper Case Table": "table",
+    });
+    if (foreign) expect(types).to.include({ "public.remote_cases": "foreign-table" });
+    const evil = listed.body.items.find((i) => i.table === 'x"; drop table y; --')!;
+    expect(evil.metadata.name).to.equal("malaria.public.x~22~3b~20drop~20table~20y~3b~20--");
+    const evilRows = await asViewer<Previewed>(`${api()}/${evil.metadata.name}/preview`);
+    expect(evilRows.body.rows).to.deep.equal([[7, "evil but harmless"]]);
+    const upper = await asViewer<Previewed>(`${api()}/malaria.public.~55pper~20~43ase~20~54able/preview`);
+    expect(upper.body).to.deep.include({ columns: [{ name: "Some Column", type: "text" }], rows: [["UP"]] });
+    expect(await asOwner(async (db) => (await db.query(`SELECT 1 FROM y`)).rowCount)).to.equal(0);
+
+    // No cache between the catalog and the answer: a new table appears, a dropped one disappears.
+    await asOwner((db) => db.query(`CREATE TABLE raw.brand_new (id int)`));
+    expect((await asViewer<Listed>(api())).body.items.map((i) => i.table)).to.include("brand_new");
+    await asOwner((db) => db.query(`DROP TABLE raw.brand_new`));
+    expect((await asViewer<Listed>(api())).body.items.map((i) => i.table)).to.not.include("brand_new");
+    expect((await asViewer<Previewed>(`${api()}/malaria.raw.brand~5fnew/preview`)).status).to.equal(404);
+  });
+
+  it("pages through 1,200 tables with limit and continue", async () => {
+    await asOwner((db) => db.query(`CREATE SCHEMA many; DO $$ BEGIN FOR i IN 1..1200 LOOP EXECUTE format('CREATE TABLE many.t%s (id int)', lpad(i::text, 4, '0')); END LOOP; END $$`));
+    try {
+      const names: string[] = [];
+      let token: string | undefined;
+      let pages = 0;
+      do {
+        const page = await asViewer<Listed>(`${api()}?limit=100${token === undefined ? "" : `&continue=${encodeURIComponent(token)}`}`);
+        expect(page.status).to.equal(200);
+        expect(page.body.items.length).to.be.at.most(100);
+        names.push(...page.body.items.map((i) => i.metadata.name));
+        token = page.body.metadata.continue;
+        pages++;
+      } while (token !== undefined);
+      const many = names.filter((n) => n.startsWith("malaria.many."));
+      expect(many).to.have.length(1200);
+      expect(new Set(names).size).to.equal(names.length);
+      expect(pages).to.be.at.least(12);
+      // kubectl pages by itself (500 at a time).
+      const all = await kubectl(["get", "workspacetables", "-n", ns, "-o", "name"]);
+      expect(all.stdout.split("\n").filter((l) => l.includes("malaria.many.")).length).to.equal(1200);
+    } finally {
+      await asOwner((db) => db.query(`DROP SCHEMA many CASCADE`));
+    }
+  });
+
+  it("previews column types and NULLs, cutting a 10 MB value inside the query", async () => {
+    await asOwner(async (db) => {
+      await db.query(`CREATE TABLE kinds (id int PRIMARY KEY, n numeric, t text, ts timestamptz, j jsonb, b bytea, a int[], big bigint)`);
+      await db.query(`INSERT INTO kinds VALUES (1, 12345.678, 'hello', '2024-05-01 12:00:00+00', '{"a": [1, 2]}', '\\xdeadbeef', '{1,2,3}', 9007199254740993)`);
+      await db.query(`INSERT INTO kinds (id) VALUES (2)`);
+      await db.query(`INSERT INTO kinds (id, t) VALUES (3, repeat('y', 10 * 1024 * 1024))`);
+    });
+    const res = await asViewer<Previewed>(`${api()}/malaria.public.kinds/preview`);
+    expect(res.status).to.equal(200);
+    expect(res.body.columns.map((c) => c.type)).to.deep.equal(["integer", "numeric", "text", "timestamp with time zone", "jsonb", "bytea", "integer[]", "bigint"]);
+    const [one, two, three] = res.body.rows;
+    expect(one!.slice(0, 3)).to.deep.equal([1, "12345.678", "hello"]);
+    expect(String(one![3])).to.match(/^2024-05-01 12:00:00\+00/);
+    expect(one!.slice(4)).to.deep.equal([{ a: [1, 2] }, "\\xdeadbeef", "{1,2,3}", "9007199254740993"]);
+    expect(two).to.deep.equal([2, null, null, null, null, null, null, null]);
+    expect((three![2] as string).length).to.equal(1000);
+    expect(res.body.truncated).to.equal(true);
+    expect(JSON.stringify(res.body).length).to.be.below(20_000);
+    // The cut happens in the statement: it asked for at most 1,001 characters of the column.
+    const log = getGround().postgres.logFile;
+    if (log !== undefined) expect(readText(log)).to.match(/\[workspacedb-data-api\][^\n]*left\("t"::text, 1001\)[^\n]*FROM "public"\."kinds"/);
+  });
+
+  it("pages through 10,000 rows in a stable order, and serves page 1,000 of a million rows fast, with and without a primary key", async function () {
+    this.timeout(300_000);
+    await asOwner(async (db) => {
+      await db.query(`CREATE TABLE tenk (id int PRIMARY KEY, v text)`);
+      await db.query(`INSERT INTO tenk SELECT g, 'v' || g FROM generate_series(1, 10000) g ORDER BY random()`);
+      await db.query(`CREATE TABLE million (id int PRIMARY KEY, v text)`);
+      await db.query(`INSERT INTO million SELECT g, md5(g::text) FROM generate_series(1, 1000000) g`);
+      await db.query(`CREATE TABLE million_heap AS SELECT * FROM million`);
+      await db.query(`ANALYZE million, million_heap`);
+    });
+    const ids: number[] = [];
+    let token: string | undefined;
+    do {
+      const page = await asViewer<Previewed>(`${api()}/malaria.public.tenk/preview?limit=500${token === undefined ? "" : `&continue=${encodeURIComponent(token)}`}`);
+      ids.push(...page.body.rows.map((r) => r[0] as number));
+      token = page.body.metadata.continue;
+    } while (token !== undefined);
+    expect(ids).to.deep.equal(Array.from({ length: 10000 }, (_, i) => i + 1));
+
+    for (const table of ["million", "million~5fheap"]) {
+      // Page 1,000 of 20 rows: follow the tokens to row 19,980 (in pages of 500), then ask for 20.
+      let next: string | undefined;
+      const seen: unknown[] = [];
+      for (let i = 0; i < 40; i++) {
+        const limit = i < 39 ? 500 : 480;
+        const page: { body: Previewed } = await asViewer<Previewed>(`${api()}/malaria.public.${table}/preview?limit=${limit}${next === undefined ? "" : `&continue=${encodeURIComponent(next)}`}`);
+        seen.push(...page.body.rows.map((r) => r[0]));
+        next = page.body.metadata.continue;
+      }
+      const path = `${api()}/malaria.public.${table}/preview?limit=20&continue=${encodeURIComponent(next!)}`;
+      let best = Number.POSITIVE_INFINITY;
+      let rows: unknown[][] = [];
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const started = performance.now();
+        const page = await asViewer<Previewed>(path);
+        best = Math.min(best, performance.now() - started);
+        rows = page.body.rows;
+      }
+      expect(seen, table).to.have.length(19_980);
+      expect(new Set(seen).size, table).to.equal(19_980);
+      expect(rows, table).to.have.length(20);
+      if (table === "million") expect(rows.map((r) => r[0])).to.deep.equal(Array.from({ length: 20 }, (_, i) => 19_981 + i));
+      expect(rows.every((r) => !seen.includes(r[0])), table).to.equal(true);
+      expect(best, `${table}: page 1,000 took ${best.toFixed(0)} ms`).to.be.below(300);
+    }
+    await asOwner((db) => db.query(`DROP TABLE million, million_heap, tenk`));
+  });
+
+  it("answers 410 after TRUNCATE and 504 when a view outlives the statement timeout", async () => {
+    await asOwner(async (db) => {
+      await db.query(`CREATE TABLE emptied (id int PRIMARY KEY)`);
+      await db.query(`INSERT INTO emptied SELECT generate_series(1, 50)`);
+      await db.query(`CREATE VIEW slow AS SELECT 1 AS s FROM pg_sleep(5)`);
+    });
+    const first = await asViewer<Previewed>(`${api()}/malaria.public.emptied/preview?limit=10`);
+    await asOwner((db) => db.query(`TRUNCATE emptied`));
+    const stale = await asViewer<Previewed>(`${api()}/malaria.public.emptied/preview?limit=10&continue=${encodeURIComponent(first.body.metadata.continue!)}`);
+    expect(stale.status).to.equal(410);
+    expect(stale.body).to.include({ kind: "Status", reason: "Expired", code: 410 });
+    const slow = await asViewer<Previewed>(`${api()}/malaria.public.slow/preview`);
+    expect(slow.status).to.equal(504);
+    expect(slow.body).to.include({ reason: "Timeout", code: 504 });
+  });
+
+  it("reads only as the read-only login, puts no request text into SQL, and logs no row data", async () => {
+    const marker = "zz-request-text-zz";
+    await asViewer(`${api()}?fieldSelector=${encodeURIComponent(`workspace=${marker}`)}`);
+    await asViewer(`${api()}/malaria.public.${marker}/preview?continue=${encodeURIComponent(Buffer.from(`{"oid":"1","filenode":"1","mode":"pk","after":["${marker}"]}`).toString("base64url"))}`);
+    const log = getGround().postgres.logFile;
+    if (log !== undefined) {
+      const lines = readText(log).split("\n").filter((l) => l.includes("[workspacedb-data-api]"));
+      expect(lines.length).to.be.greaterThan(10);
+      const database = (await getWorkspace(ns, "malaria"))!.status!.database!;
+      for (const line of lines) expect(line, line).to.include(` ${database}_ro@${database} `);
+      // Names from requests reach PostgreSQL only as bind parameters (the DETAIL lines), never in SQL text.
+      const statements = lines.filter((l) => !l.includes("DETAIL:"));
+      expect(statements.some((l) => l.includes(marker)), statements.filter((l) => l.includes(marker)).join("\n")).to.equal(false);
+    }
+    const previews = operator.log().split("\n").filter((l) => l.includes('"message":"preview"'));
+    expect(previews.length).to.be.greaterThan(5);
+    for (const line of previews) {
+      expect(line).to.not.include("district 1").and.not.include("evil but harmless").and.not.include("hello");
+      expect(line, line).to.match(/"user":"(vera|edda|adam|admin)"/).and.match(/"rows":\d+/).and.match(/"table":"malaria\./);
+    }
+  });
+
+  it("lets a namespace with workspace databases be deleted while the APIService is registered", async () => {
+    const doomed = unique("data-doomed");
+    await ensureNamespace(doomed);
+    await createWorkspace(doomed, "gone", { deletionPolicy: "Delete" });
+    await waitReady(doomed, "gone");
+    await kubectl(["delete", "namespace", doomed, "--wait=false"]);
+    await eventually("namespace deleted", async () =>
+      (await kubectl(["get", "namespace", doomed], { allowFailure: true })).code !== 0 ? true : undefined, 120_000, 1_000);
   });
 
   it("keeps discovery answering while PostgreSQL is down, and says which workspace cannot be read", async () => {
