@@ -1,7 +1,7 @@
 // The data API through kube-apiserver's aggregation layer: APIService Available, discovery, tables and
 // previews for real users (client certificates bound by RBAC), and the front proxy's trust rules.
 import { request } from "node:https";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
 import type pg from "pg";
@@ -24,10 +24,9 @@ import {
   waitReady,
   withLogin,
 } from "../support/fixtures.ts";
+import { DATA_APISERVICE as APISERVICE, DATA_API_SERVICE as SERVICE, pluginBin, prepareDataApi, registerDataApi, unregisterDataApi } from "../support/data-api.ts";
 import { startOperator, type OperatorProcess } from "../support/operator.ts";
 
-const SERVICE = "workspacedb-data-api";
-const APISERVICE = "v1alpha1.data.workspacedb.io";
 
 const readText = (path: string): string => readFileSync(path, "utf8");
 
@@ -87,51 +86,15 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
     servingCa = await pki.ca("data-api-ca");
     clusterCa = pki.existing(certs.caCert, certs.caKey);
     frontProxyCa = pki.existing(certs.frontProxyCaCert, certs.frontProxyCaKey);
-    const serving = await servingCa.issue({ cn: SERVICE, usage: "server", san: [`DNS:${SERVICE}.${SYSTEM_NAMESPACE}.svc`, `DNS:${SERVICE}.${SYSTEM_NAMESPACE}.svc.cluster.local`] });
-    const certFile = join(ground.root, "data-api.crt");
-    const keyFile = join(ground.root, "data-api.key");
-    writeFileSync(certFile, serving.cert);
-    writeFileSync(keyFile, serving.key, { mode: 0o600 });
-
-    await ensureNamespace(SYSTEM_NAMESPACE);
     await setupServer("main", { default: true });
-    port = await freePort();
-    operator = startOperator({
-      WSDB_DATA_API_ENABLED: "true",
-      WSDB_DATA_API_HOST: "127.0.0.1",
-      WSDB_DATA_API_PORT: String(port),
-      WSDB_DATA_API_CERT_FILE: certFile,
-      WSDB_DATA_API_KEY_FILE: keyFile,
-      // Short, so that the sleeping view below times out quickly.
-      WSDB_DATA_API_STATEMENT_TIMEOUT: "2s",
-    }, "operator-data-api");
+    const setup = await prepareDataApi(servingCa);
+    port = setup.port;
+    // A short statement timeout, so that the sleeping view below times out quickly.
+    operator = startOperator({ ...setup.env, WSDB_DATA_API_STATEMENT_TIMEOUT: "2s" }, "operator-data-api");
     await operator.httpPort();
     await eventually("the data API listening", async () => (/serving the data API/.test(operator.log()) ? true : undefined), 30_000);
-
     // What the chart installs: a Service (ExternalName to the loopback port here) and the APIService.
-    await kubectl(["apply", "-f", "-"], {
-      input: JSON.stringify({
-        apiVersion: "v1",
-        kind: "List",
-        items: [
-          { apiVersion: "v1", kind: "Service", metadata: { name: SERVICE, namespace: SYSTEM_NAMESPACE }, spec: { type: "ExternalName", externalName: "localhost", ports: [{ name: "https", port, protocol: "TCP" }] } },
-          {
-            apiVersion: "apiregistration.k8s.io/v1",
-            kind: "APIService",
-            metadata: { name: APISERVICE },
-            spec: {
-              group: "data.workspacedb.io", version: "v1alpha1", groupPriorityMinimum: 1000, versionPriority: 15,
-              service: { namespace: SYSTEM_NAMESPACE, name: SERVICE, port },
-              caBundle: Buffer.from(servingCa.cert).toString("base64"),
-            },
-          },
-        ],
-      }),
-    });
-    await eventually("APIService Available", async () => {
-      const out = await kubectl(["get", "apiservice", APISERVICE, "-o", "jsonpath={.status.conditions[?(@.type==\"Available\")].status}"], { allowFailure: true });
-      return out.stdout.trim() === "True" ? true : undefined;
-    }, 90_000, 500);
+    await registerDataApi(port, servingCa);
 
     // People, with the roles of config/rbac (DESIGN's table): a viewer, an editor and an admin of ns
     // (editors and admins also get the two credentials Secrets by name), a user with no role, and a
@@ -171,9 +134,7 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
       kubeconfigs[user] = userKubeconfig(join(ground.root, `${user}.kubeconfig`), ground.apiServerUrl, readText(certs.caCert), pairs[user]);
     }
     // The plugin as kubectl finds it: an executable kubectl-wsdb on PATH.
-    const bin = join(ground.root, "plugin-bin");
-    mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, "kubectl-wsdb"), `#!/bin/sh\nexec "${process.execPath}" "${join(REPO_ROOT, "src", "cli", "kubectl-wsdb.ts")}" "$@"\n`, { mode: 0o755 });
+    const bin = pluginBin();
     pluginPath = `${bin}:${process.env.PATH ?? ""}`;
 
     await createWorkspace(ns, "malaria");
@@ -194,7 +155,7 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
 
   after(async () => {
     // An APIService without its server stalls namespace deletion in the whole cluster: it goes first.
-    await kubectl?.(["delete", "apiservice", APISERVICE, "--ignore-not-found", "--wait=true"], { allowFailure: true });
+    await unregisterDataApi();
     await operator?.stop();
     pki?.dispose();
   });
@@ -571,8 +532,8 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
       WSDB_DATA_API_ENABLED: "true",
       WSDB_DATA_API_HOST: "127.0.0.1",
       WSDB_DATA_API_PORT: String(standbyPort),
-      WSDB_DATA_API_CERT_FILE: join(ground.root, "data-api.crt"),
-      WSDB_DATA_API_KEY_FILE: join(ground.root, "data-api.key"),
+      WSDB_DATA_API_CERT_FILE: join(getGround().root, "data-api.crt"),
+      WSDB_DATA_API_KEY_FILE: join(getGround().root, "data-api.key"),
     }, "operator-data-api-standby");
     try {
       await eventually("the standby's data API", async () => (/serving the data API/.test(standby.log()) ? true : undefined), 30_000);
