@@ -567,6 +567,12 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
     // The real front proxy's certificate with a viewer's headers.
     const proxy = { cert: readText(certs.frontProxyClientCert), key: readText(certs.frontProxyClientKey) };
     expect((await direct(port, path, { ca, cert: proxy, headers: { "X-Remote-User": "vera", "X-Remote-Group": `${ns}:viewers` } })).status).to.equal(200);
+    // Discovery in the aggregated form when asked for it (as kube-apiserver does), the legacy one otherwise.
+    const aggregator = { "X-Remote-User": "system:kube-aggregator", "X-Remote-Group": "system:masters" };
+    const v2 = await direct(port, "/apis", { ca, cert: proxy, headers: { ...aggregator, Accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json" } });
+    expect(JSON.parse(v2.body)).to.include({ kind: "APIGroupDiscoveryList", apiVersion: "apidiscovery.k8s.io/v2" });
+    const legacy = await direct(port, "/apis", { ca, cert: proxy, headers: aggregator });
+    expect(JSON.parse(legacy.body)).to.include({ kind: "APIGroupList" });
     // Health answers anyone.
     expect((await direct(port, "/healthz", { ca })).status).to.equal(200);
   });

@@ -116,6 +116,20 @@ describe("kubeconfig loader", () => {
       return kc.auth.credentials().then((creds) => expect(creds.token).to.equal("token-a"));
     });
 
+    it("uses the context it is asked for instead of current-context (kubectl --context)", () => {
+      const file = write("two.yaml", {
+        clusters: [{ name: "a", cluster: { server: "https://a:1" } }, { name: "b", cluster: { server: "https://b:2" } }],
+        users: [{ name: "u", user: { token: "t" } }],
+        contexts: [{ name: "ctx-a", context: { cluster: "a", user: "u" } }, { name: "ctx-b", context: { cluster: "b", user: "u", namespace: "team-b" } }],
+        "current-context": "ctx-a",
+      });
+      expect(loadKubeConfigFiles([file]).server).to.equal("https://a:1");
+      const chosen = loadKubeConfigFiles([file], { context: "ctx-b" });
+      expect(chosen).to.include({ server: "https://b:2", namespace: "team-b" });
+      expect(loadKubeConfig({ ...none, env: { KUBECONFIG: file }, context: "ctx-b" }).server).to.equal("https://b:2");
+      configError(() => loadKubeConfigFiles([file], { context: "nope" }), /context "nope" is not defined in .*two\.yaml/);
+    });
+
     it("names the files when the current context or its cluster is not defined", () => {
       const a = write("a.yaml", { contexts: [{ name: "ctx", context: { cluster: "nowhere", user: "nobody" } }], "current-context": "ctx" });
       const b = write("b.yaml", { users: [{ name: "nobody", user: {} }], "current-context": "other" });
