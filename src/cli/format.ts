@@ -1,7 +1,8 @@
 // What kubectl-wsdb prints: aligned tables, previews like psql's, credentials in the formats tools take.
 
 /** Columns padded to their widest cell; numbers (right-aligned) where `right` says so. */
-export function alignedTable(headers: string[], rows: string[][], right: boolean[] = []): string {
+export function alignedTable(headers: string[], unsafe: string[][], right: boolean[] = []): string {
+  const rows = unsafe.map((r) => r.map(printable));
   const widths = headers.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i] ?? ""))));
   const line = (cells: string[]) =>
     cells.map((c, i) => (right[i] === true ? pad(c, widths[i]!, true) : i === cells.length - 1 ? c : pad(c, widths[i]!, false))).join("   ").trimEnd();
@@ -17,11 +18,24 @@ function pad(text: string, to: number, left: boolean): string {
   return left ? fill + text : text + fill;
 }
 
-/** One preview value as psql shows it: null as empty, text as is, newlines as ↵, others as JSON. */
+/**
+ * Text from the cluster or a database, safe to print on a terminal: newlines as ↵, every other
+ * control character (escape sequences, carriage returns, C1 controls) as \xNN.
+ */
+export function printable(text: string): string {
+  let out = "";
+  for (const ch of text.replace(/\r?\n/g, "↵")) {
+    const code = ch.codePointAt(0) ?? 0;
+    out += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? `\\x${code.toString(16).padStart(2, "0")}` : ch;
+  }
+  return out;
+}
+
+/** One preview value as psql shows it: null as empty, text as is, others as JSON; always {@link printable}. */
 export function cell(value: unknown): string {
   if (value === null || value === undefined) return "";
   const text = typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value === true ? "t" : value === false ? "f" : value) : JSON.stringify(value);
-  return text.replace(/\r?\n/g, "↵");
+  return printable(text);
 }
 
 /**
@@ -29,6 +43,7 @@ export function cell(value: unknown): string {
  * a footer with the row count.
  */
 export function psqlTable(columns: Array<{ name: string; type: string }>, rows: unknown[][]): string {
+  columns = columns.map((c) => ({ name: printable(c.name), type: c.type }));
   const numeric = columns.map((c) => /^(smallint|integer|bigint|numeric|real|double precision|oid)\b/.test(c.type));
   const text = rows.map((r) => columns.map((_, i) => cell(r[i])));
   const widths = columns.map((c, i) => Math.max(width(c.name), ...text.map((r) => width(r[i] ?? ""))));

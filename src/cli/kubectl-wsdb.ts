@@ -20,7 +20,7 @@ import { loadKubeConfig, loadKubeConfigFiles, type KubeConfig } from "../kube/co
 import { KubeApiError } from "../kube/errors.ts";
 import { createRestClient, type KubeRequester } from "../kube/rest.ts";
 import type { Secret } from "../kube/types.ts";
-import { CREDENTIAL_FORMATS, alignedTable, formatCredentials, parseTableRef, psqlTable, type CredentialFormat } from "./format.ts";
+import { CREDENTIAL_FORMATS, alignedTable, formatCredentials, parseTableRef, printable, psqlTable, type CredentialFormat } from "./format.ts";
 
 /** Where the plugin writes; tests pass their own. */
 export interface Io {
@@ -287,9 +287,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     return 0;
   } catch (err) {
-    if (err instanceof UserError) io.err(`error: ${err.message}`);
+    if (err instanceof UserError) io.err(`error: ${printable(err.message)}`);
     else if (err instanceof KubeApiError && err.code === 401) io.err(`error: the cluster did not accept your credentials (${config.source})`);
-    else io.err(`error: ${(err as Error).message}`);
+    else io.err(`error: ${printable((err as Error).message)}`);
     return 1;
   } finally {
     kube.close();

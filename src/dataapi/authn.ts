@@ -130,11 +130,13 @@ function first(headers: HeaderValues, names: string[]): string | undefined {
   return undefined;
 }
 
+/** As kube-apiserver: the header name (already lower case) is percent-decoded; what it decodes to keeps its case. */
 function decodeExtraKey(raw: string): string {
+  const lower = raw.toLowerCase();
   try {
-    return decodeURIComponent(raw).toLowerCase();
+    return decodeURIComponent(lower);
   } catch {
-    return raw.toLowerCase();
+    return lower;
   }
 }
 
@@ -159,16 +161,17 @@ export function authenticate(chain: X509Certificate[] | undefined, headers: Head
       if (name === undefined) return { ok: false, reason: "front proxy request without a user name header" };
       const groups = config.groupHeaders.flatMap((h) => headers[h.toLowerCase()] ?? []).filter((g) => g !== "");
       if (!groups.includes(AUTHENTICATED)) groups.push(AUTHENTICATED);
-      const extra: Record<string, string[]> = {};
+      // A Map, so that a key such as "__proto__" is a key like any other.
+      const extra = new Map<string, string[]>();
       for (const prefix of config.extraHeaderPrefixes.map((p) => p.toLowerCase())) {
         for (const [header, values] of Object.entries(headers)) {
           if (!header.startsWith(prefix) || header.length === prefix.length || values === undefined) continue;
           const key = decodeExtraKey(header.slice(prefix.length));
-          extra[key] = [...(extra[key] ?? []), ...values];
+          extra.set(key, [...(extra.get(key) ?? []), ...values]);
         }
       }
       const uid = first(headers, config.uidHeaders);
-      return { ok: true, via: "front-proxy", user: { name, ...(uid === undefined ? {} : { uid }), groups, extra } };
+      return { ok: true, via: "front-proxy", user: { name, ...(uid === undefined ? {} : { uid }), groups, extra: Object.fromEntries(extra) } };
     }
     if (!anchoredIn(chain, config.clientCAs, now)) return { ok: false, reason: `front proxy certificate "${cn}" is not among the allowed names` };
   }

@@ -77,7 +77,12 @@ export function pgSessions(options: SessionOptions): SessionRunner {
       connectionTimeoutMillis: options.connectTimeoutMs,
       statement_timeout: options.statementTimeoutMs,
       lock_timeout: Math.min(options.statementTimeoutMs, 2_000),
-      options: "-c default_transaction_read_only=on",
+      // A deadline of our own too: tenant code that runs during a query (a policy, a view) could
+      // lift the server-side timeout; the server then notices the closed connection within a second.
+      query_timeout: options.statementTimeoutMs + 2_000,
+      // Read-only transactions; only pg_catalog on the search_path, so no function or operator a
+      // tenant created can stand in for a built-in one.
+      options: "-c default_transaction_read_only=on -c search_path=pg_catalog,pg_temp -c client_connection_check_interval=1000",
     });
     client.on("error", () => undefined); // surfaced by the pending query instead
     try {

@@ -95,10 +95,11 @@ const schemas = {
       rows: int("Number of rows: the planner's estimate on list; exact on get for a table below 10,000 rows (never counted for views and foreign tables). Absent when unknown."),
       rowsExact: { type: "boolean", description: "True when rows was counted, false when it is an estimate." },
       sizeBytes: int("Size on disk in bytes (table, indexes and TOAST); 0 for views."),
-      comment: str("The table's COMMENT, if any."),
+      comment: str("The table's COMMENT, if any (its first 1,000 characters)."),
+      columnCount: int("Number of columns."),
       columns: {
         type: "array",
-        description: "Columns in order.",
+        description: "Columns in order: all of them on get, the first 100 on list.",
         items: {
           type: "object",
           properties: {

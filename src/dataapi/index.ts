@@ -46,7 +46,10 @@ export function createDataApi(deps: DataApiDeps): DataApi {
   const tables = new PostgresTables(
     cachedDirectory(deps.caches),
     pgSessions({ statementTimeoutMs: settings.statementTimeout, connectTimeoutMs: deps.connectTimeoutMs, applicationName: "workspacedb-data-api" }),
-    { maxResponseBytes: settings.maxResponseBytes },
+    {
+      maxResponseBytes: settings.maxResponseBytes,
+      onError: (namespace, workspace, err) => log.warn("data API could not read a workspace", { namespace, name: workspace, kind: err.kind, code: err.code, error: err.message }),
+    },
   );
   let server: DataApiServer | undefined;
   let timer: NodeJS.Timeout | undefined;

@@ -71,6 +71,12 @@ interface Route {
 
 const RESOURCE_PREFIX = `/apis/${GROUP_VERSION}`;
 
+/** One Warning header value (RFC 7234 form, as kube-apiserver sends them): printable ASCII only. */
+function warningHeader(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, "?").replace(/["\\]/g, "'").slice(0, 500);
+  return `299 - "${clean}"`;
+}
+
 /** The resource request a path asks for, undefined when it is not one. */
 function routeOf(path: string): Route | undefined {
   if (!path.startsWith(`${RESOURCE_PREFIX}/`)) return undefined;
@@ -217,6 +223,8 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
           ? { items: [] }
           : await options.tables.list(route.namespace ?? selected.namespace, listOptions);
         const metadata = { resourceVersion: "", ...(page.continue === undefined ? {} : { continue: page.continue }) };
+        const warnings = "warnings" in page ? (page.warnings ?? []) : [];
+        if (warnings.length > 0) res.setHeader("Warning", warnings.slice(0, 10).map(warningHeader));
         if (table) return finish(200, tableView(page.items, metadata, includeObject));
         return finish(200, { kind: TABLE_LIST_KIND, apiVersion: GROUP_VERSION, metadata, items: page.items });
       }

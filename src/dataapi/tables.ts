@@ -49,7 +49,19 @@ export interface PostgresTablesOptions {
   exactCountBelow?: number;
   /** Most workspaces a list page reads; default 50 (the page ends early, with a continue token). */
   maxWorkspacesPerPage?: number;
+  /** Told the details of every PostgreSQL failure (for the log); callers only get a plain sentence. */
+  onError?: (namespace: string, workspace: string, err: PostgresError) => void;
 }
+
+/** A table's comment is cut to this many characters. */
+const COMMENT_CHARS = 1000;
+/** A list describes at most this many columns per table (`columnCount` has them all); `get` all of them. */
+const LIST_COLUMNS = 100;
+const ALL_COLUMNS = 1600;
+/** Block ranges (of 256 blocks) a preview without a primary key scans at most per request. */
+const MAX_CTID_RANGES = 64;
+/** Catalog rows read per statement while listing. */
+const LIST_CHUNK = 500;
 
 const RELKINDS: Record<string, TableType> = { r: "table", v: "view", m: "materialized-view", p: "partitioned-table", f: "foreign-table" };
 
@@ -64,26 +76,31 @@ interface CatalogRow {
   comment: string | null;
   has_children: boolean;
   blocks: string | null;
+  column_count: number;
   columns: Array<{ name: string; type: string; typeOid: number; nullable: boolean; primaryKey: boolean }>;
   primary_key: string[] | null;
 }
 
-// One statement for list and get: $1/$2 start after (schema, table), $3/$4 exactly this table, $5 a limit.
+// One statement for list and get: $1/$2 start after (schema, table), $3/$4 exactly this table, $5 a limit,
+// $6 the most columns described per table. Built-ins are qualified with pg_catalog (and the session's
+// search_path is pg_catalog only), so no function or operator a tenant made can be called instead;
+// comments are cut, so a tenant's 100 MB comment costs nothing here.
 const CATALOG_SQL = `
 SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind, c.oid::int8::text AS oid, c.relfilenode::int8::text AS filenode,
        CASE WHEN c.relkind IN ('r', 'm', 'p') AND c.reltuples >= 0 THEN c.reltuples::int8::text END AS estimate,
-       CASE WHEN c.relkind IN ('r', 'm', 'p') THEN pg_total_relation_size(c.oid)::text END AS size,
-       obj_description(c.oid, 'pg_class') AS comment,
+       CASE WHEN c.relkind IN ('r', 'm', 'p') THEN pg_catalog.pg_total_relation_size(c.oid)::text END AS size,
+       pg_catalog.left(pg_catalog.obj_description(c.oid, 'pg_class'::pg_catalog.name), ${COMMENT_CHARS}) AS comment,
        c.relhassubclass AS has_children,
-       CASE WHEN c.relkind IN ('r', 'm') THEN (pg_relation_size(c.oid) / current_setting('block_size')::int8)::text END AS blocks,
-       (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'typeOid', a.atttypid::int8,
-                 'nullable', NOT a.attnotnull, 'primaryKey', coalesce(a.attnum = ANY (pk.conkey), false)) ORDER BY a.attnum), '[]'::json)
-          FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
-       (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(pk.conkey) WITH ORDINALITY AS k(attnum, ord)
-          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum) AS primary_key
-  FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'
+       CASE WHEN c.relkind IN ('r', 'm') THEN (pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int8)::text END AS blocks,
+       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)::int AS column_count,
+       (SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object('name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
+                 'typeOid', a.atttypid::int8, 'nullable', NOT a.attnotnull, 'primaryKey', coalesce(a.attnum = ANY (pk.conkey), false)) ORDER BY a.attnum), '[]'::json)
+          FROM (SELECT * FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum LIMIT $6) a) AS columns,
+       (SELECT pg_catalog.array_agg(a.attname::text ORDER BY k.ord) FROM pg_catalog.unnest(pk.conkey) WITH ORDINALITY AS k(attnum, ord)
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum) AS primary_key
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'
  WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
    AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
    AND ($1::text IS NULL OR (n.nspname COLLATE "C", c.relname COLLATE "C") > ($1::text COLLATE "C", $2::text COLLATE "C"))
@@ -152,8 +169,10 @@ export class PostgresTables implements TableSource {
   readonly #maxChars: number;
   readonly #exactBelow: number;
   readonly #maxWorkspaces: number;
+  readonly #onError: (namespace: string, workspace: string, err: PostgresError) => void;
 
   constructor(directory: WorkspaceDirectory, session: SessionRunner, options: PostgresTablesOptions = {}) {
+    this.#onError = options.onError ?? (() => undefined);
     this.#directory = directory;
     this.#session = session;
     this.#maxBytes = options.maxResponseBytes ?? 1024 * 1024;
@@ -171,33 +190,62 @@ export class PostgresTables implements TableSource {
       workspaces = workspaces.filter(([ns, ws]) => ns > after[0] || (ns === after[0] && (ws > after[1] || (!whole && ws === after[1]))));
     }
     const items: WorkspaceTable[] = [];
+    const warnings: string[] = [];
+    let bytes = 0;
     let visited = 0;
-    for (const [ns, ws] of workspaces) {
+    const failures: Array<{ workspace: string; err: DataApiError }> = [];
+    const token = (ns: string, ws: string, last?: WorkspaceTable) => b64([ns, ws, last?.schema ?? "", last?.table ?? ""] satisfies ListToken);
+    for (const [index, [ns, ws]] of workspaces.entries()) {
       const login = this.#directory.readOnlyLogin(ns, ws);
       if (login === undefined) continue;
-      const start: [string | null, string | null] = after !== undefined && after[0] === ns && after[1] === ws ? [after[2], after[3]] : [null, null];
-      const wanted = limit - items.length;
-      const rows = await this.#run(login, ns, ws, (db) => catalog(db, start[0], start[1], null, null, Math.min(wanted, 10_000) + 1));
-      for (const row of rows.slice(0, wanted)) items.push(toTable(ns, ws, row));
+      const moreWorkspaces = index < workspaces.length - 1;
+      let start: [string | null, string | null] = after !== undefined && after[0] === ns && after[1] === ws ? [after[2], after[3]] : [null, null];
       visited++;
-      const last = items.at(-1);
-      const moreHere = rows.length > wanted;
-      const moreWorkspaces = ws !== workspaces.at(-1)?.[1] || ns !== workspaces.at(-1)?.[0];
-      if (items.length >= limit && (moreHere || moreWorkspaces) && last !== undefined) {
-        return { items, continue: b64([ns, ws, last.schema, last.table] satisfies ListToken) };
+      try {
+        // In chunks, so that neither a statement's answer nor the page outgrows its budget.
+        const full = await this.#run(login, ns, ws, async (db) => {
+          for (;;) {
+            const wanted = Math.min(limit - items.length, LIST_CHUNK);
+            const rows = await catalog(db, start[0], start[1], null, null, wanted + 1, LIST_COLUMNS);
+            for (const row of rows.slice(0, wanted)) {
+              const table = toTable(ns, ws, row);
+              items.push(table);
+              bytes += Buffer.byteLength(JSON.stringify(table));
+              if (bytes >= this.#maxBytes && (items.length < limit || rows.length > wanted || moreWorkspaces)) return true;
+            }
+            const last = items.at(-1);
+            if (rows.length <= wanted || last === undefined) return false;
+            if (items.length >= limit) return true;
+            start = [last.schema, last.table];
+          }
+        });
+        const last = items.at(-1);
+        if (full && last !== undefined) return { items, warnings, continue: token(ns, ws, last) };
+      } catch (err) {
+        // One workspace that cannot be read (its server down, its login's connections used up) does
+        // not hide the others: it is left out with a warning; only when none could be read is it an error.
+        if (!(err instanceof DataApiError) || (err.code !== 503 && err.code !== 504 && err.code !== 403)) throw err;
+        failures.push({ workspace: ws, err });
+        warnings.push(`workspace ${ns}/${ws} left out: ${err.message}`);
       }
+      if (items.length >= limit && moreWorkspaces) return { items, warnings, continue: token(ns, ws) };
       if (visited >= this.#maxWorkspaces && moreWorkspaces) {
         // Bounded work per request: the page ends here; the next one starts at the next workspace.
-        return { items, continue: b64([ns, ws, "", ""] satisfies ListToken) };
+        return { items, warnings, continue: token(ns, ws) };
       }
     }
-    return { items };
+    if (items.length === 0 && failures.length > 0 && failures.length === visited) {
+      if (failures.length === 1) throw failures[0]!.err;
+      const names = failures.slice(0, 5).map((f) => `"${f.workspace}"`).join(", ");
+      throw new DataApiError(503, "ServiceUnavailable", `none of the ${failures.length} workspace databases asked for can be read now (${names}${failures.length > 5 ? ", …" : ""}); try again later, or narrow the list with --field-selector workspace=NAME`);
+    }
+    return { items, warnings };
   }
 
   async get(namespace: string, name: string): Promise<WorkspaceTable> {
     const { login, parts } = this.#resolve(namespace, name);
     return this.#run(login, namespace, parts.workspace, async (db) => {
-      const row = (await catalog(db, null, null, parts.schema, parts.table, 1))[0];
+      const row = (await catalog(db, null, null, parts.schema, parts.table, 1, ALL_COLUMNS))[0];
       if (row === undefined) throw notFound(name);
       const table = toTable(namespace, parts.workspace, row);
       if (row.kind === "r" || row.kind === "m" || row.kind === "p") {
@@ -221,7 +269,7 @@ export class PostgresTables implements TableSource {
     const { login, parts } = this.#resolve(namespace, name);
     const token = options.continue === undefined ? undefined : parsePreviewToken(options.continue);
     return this.#run(login, namespace, parts.workspace, async (db) => {
-      const row = (await catalog(db, null, null, parts.schema, parts.table, 1))[0];
+      const row = (await catalog(db, null, null, parts.schema, parts.table, 1, ALL_COLUMNS))[0];
       if (row === undefined) throw token === undefined ? notFound(name) : expired("the table no longer exists");
       if (token !== undefined && token.oid !== row.oid) throw expired("the table was dropped and created again");
       if (token !== undefined && token.filenode !== row.filenode) throw expired("the table was rewritten");
@@ -229,11 +277,14 @@ export class PostgresTables implements TableSource {
       const mode: PreviewToken["mode"] | undefined = pk.length > 0 ? "pk" : (row.kind === "r" || row.kind === "m") && !row.has_children ? "ctid" : undefined;
       if (token !== undefined && (token.mode !== mode || (mode === "pk" && token.after.length !== pk.length))) throw expired("the table's primary key changed");
       const relation = `${quoteIdent(row.schema)}.${quoteIdent(row.name)}`;
-      const values = row.columns.map((c, i) => `${this.#valueExpression(c.typeOid, quoteIdent(c.name))} AS v${i}`);
+      // Values are cut so that even the widest row (1,600 columns) stays within the size cap.
+      const chars = Math.max(16, Math.min(this.#maxChars, Math.floor(this.#maxBytes / (4 * Math.max(1, row.columns.length)))));
+      const values = row.columns.map((c, i) => `${this.#valueExpression(c.typeOid, quoteIdent(c.name), chars)} AS v${i}`);
       const keys = mode === "pk" ? pk.map((k, i) => `${quoteIdent(k)}::text AS k${i}`) : mode === "ctid" ? ["ctid::text AS k0"] : [];
       const select = `SELECT ${[...values, ...keys].join(", ") || "1"} FROM ${mode === "ctid" ? "ONLY " : ""}${relation}`;
       const fetched: Array<Record<string, string | null>> = [];
       const want = options.limit + 1;
+      let resumeAt: string | undefined;
       const run = async (sql: string, params: unknown[]) => {
         try {
           return (await db.query<Record<string, string | null>>(sql, params)).rows;
@@ -256,7 +307,13 @@ export class PostgresTables implements TableSource {
         let firstBlock = Number(/^\((\d+),/.exec(from)?.[1] ?? "0");
         const strictlyAfter = token !== undefined;
         let first = true;
-        while (fetched.length < want && firstBlock <= blocks) {
+        // A bounded number of ranges per request: past it (a bloated table, rows the login cannot
+        // see), the page ends with what it has and a token to go on from the next range.
+        for (let range = 0; fetched.length < want && firstBlock <= blocks; range++) {
+          if (range >= MAX_CTID_RANGES) {
+            resumeAt = from;
+            break;
+          }
           const upper = `(${firstBlock + step},0)`;
           const lowerOp = first && strictlyAfter ? ">" : ">=";
           const rows = await run(`${select} WHERE ctid ${lowerOp} $1::tid AND ctid < $2::tid ORDER BY ctid LIMIT ${want - fetched.length}`, [from, upper]);
@@ -274,11 +331,11 @@ export class PostgresTables implements TableSource {
       let lastKeys: string[] | undefined;
       for (const raw of fetched.slice(0, options.limit)) {
         const out = row.columns.map((c, i) => {
-          const [value, cut] = this.#decode(c.typeOid, raw[`v${i}`] ?? null);
+          const [value, cut] = this.#decode(c.typeOid, raw[`v${i}`] ?? null, chars);
           if (cut) truncated = true;
           return value;
         });
-        const size = JSON.stringify(out).length;
+        const size = Buffer.byteLength(JSON.stringify(out));
         if (rows.length > 0 && bytes + size > this.#maxBytes) {
           truncated = true;
           break;
@@ -287,8 +344,9 @@ export class PostgresTables implements TableSource {
         rows.push(out);
         lastKeys = keys.map((_, i) => raw[`k${i}`] ?? "");
       }
-      const more = mode !== undefined && lastKeys !== undefined && (rows.length < fetched.length);
-      const next = more && mode !== undefined && lastKeys !== undefined ? b64({ oid: row.oid, filenode: row.filenode, mode, after: lastKeys } satisfies PreviewToken) : undefined;
+      const more = mode !== undefined && lastKeys !== undefined && rows.length < fetched.length;
+      const after = more ? lastKeys : rows.length === fetched.length && resumeAt !== undefined ? [resumeAt] : undefined;
+      const next = mode !== undefined && after !== undefined ? b64({ oid: row.oid, filenode: row.filenode, mode, after } satisfies PreviewToken) : undefined;
       return {
         apiVersion: GROUP_VERSION,
         kind: PREVIEW_KIND,
@@ -301,14 +359,14 @@ export class PostgresTables implements TableSource {
   }
 
   /** The SQL that fetches at most a bounded prefix of a column's value, as text. */
-  #valueExpression(typeOid: number, column: string): string {
-    if (typeOid === BYTEA_OID) return `encode(substring(${column} FROM 1 FOR ${Math.floor(this.#maxChars / 4) + 1}), 'hex')`;
+  #valueExpression(typeOid: number, column: string, chars: number): string {
+    if (typeOid === BYTEA_OID) return `pg_catalog.encode(pg_catalog.substring(${column}, 1, ${Math.floor(chars / 4) + 1}), 'hex')`;
     if (typeOid === BOOL_OID || typeOid === INT8_OID || INT_OIDS.has(typeOid) || FLOAT_OIDS.has(typeOid)) return `${column}::text`;
-    return `left(${column}::text, ${this.#maxChars + 1})`;
+    return `pg_catalog.left(${column}::text, ${chars + 1})`;
   }
 
   /** A fetched value as JSON, and whether it was cut. */
-  #decode(typeOid: number, text: string | null): [unknown, boolean] {
+  #decode(typeOid: number, text: string | null, chars: number): [unknown, boolean] {
     if (text === null) return [null, false];
     if (typeOid === BOOL_OID) return [text === "t", false];
     if (INT_OIDS.has(typeOid) || FLOAT_OIDS.has(typeOid) || typeOid === INT8_OID) {
@@ -316,11 +374,11 @@ export class PostgresTables implements TableSource {
       return [Number.isFinite(n) && (typeOid !== INT8_OID || Number.isSafeInteger(n)) ? n : text, false];
     }
     if (typeOid === BYTEA_OID) {
-      const maxHex = Math.floor(this.#maxChars / 4) * 2;
+      const maxHex = Math.floor(chars / 4) * 2;
       return text.length > maxHex ? [`\\x${text.slice(0, maxHex)}`, true] : [`\\x${text}`, false];
     }
-    const chars = [...text];
-    if (chars.length > this.#maxChars) return [chars.slice(0, this.#maxChars).join(""), true];
+    const codePoints = [...text];
+    if (codePoints.length > chars) return [codePoints.slice(0, chars).join(""), true];
     if (JSON_OIDS.has(typeOid)) {
       try {
         return [JSON.parse(text) as unknown, false];
@@ -346,13 +404,16 @@ export class PostgresTables implements TableSource {
       return await this.#session(login, fn);
     } catch (err) {
       if (err instanceof DataApiError) throw err;
-      throw unavailable(classifyPgError(err, `reading workspace ${namespace}/${workspace}`, [login.password]), workspace);
+      const failure = classifyPgError(err, `reading workspace ${namespace}/${workspace}`, [login.password]);
+      // The caller gets a plain sentence; the details (host, login, server message) go to the log only.
+      this.#onError(namespace, workspace, failure);
+      throw unavailable(failure, workspace);
     }
   }
 }
 
-async function catalog(db: Queryable, afterSchema: string | null, afterTable: string | null, schema: string | null, table: string | null, limit: number): Promise<CatalogRow[]> {
-  return (await db.query<CatalogRow>(CATALOG_SQL, [afterSchema, afterTable, schema, table, limit])).rows;
+async function catalog(db: Queryable, afterSchema: string | null, afterTable: string | null, schema: string | null, table: string | null, limit: number, columns: number): Promise<CatalogRow[]> {
+  return (await db.query<CatalogRow>(CATALOG_SQL, [afterSchema, afterTable, schema, table, limit, columns])).rows;
 }
 
 function toTable(namespace: string, workspace: string, row: CatalogRow): WorkspaceTable {
@@ -369,6 +430,7 @@ function toTable(namespace: string, workspace: string, row: CatalogRow): Workspa
     rowsExact: false,
     sizeBytes: Number(row.size ?? "0"),
     ...(row.comment === null ? {} : { comment: row.comment }),
+    columnCount: row.column_count,
     columns,
   };
 }
@@ -378,7 +440,11 @@ function notFound(name: string): DataApiError {
 }
 
 function unavailable(err: PostgresError, workspace: string): DataApiError {
-  if (err.code === "57014") return new DataApiError(504, "Timeout", `reading workspace "${workspace}" took longer than the data API's statement timeout`);
-  if (err.kind === "PermissionDenied") return new DataApiError(403, "Forbidden", `the read-only login of workspace "${workspace}" was refused: ${err.message}`);
-  return new DataApiError(503, "ServiceUnavailable", `the database of workspace "${workspace}" cannot be read now: ${err.message}`);
+  if (err.code === "57014" || /query read timeout/i.test(err.message)) {
+    return new DataApiError(504, "Timeout", `reading workspace "${workspace}" took longer than the data API's statement timeout`);
+  }
+  // Class 22 (data exception): a continue token whose values the column types do not accept.
+  if (err.code?.startsWith("22") === true) return badContinue();
+  if (err.kind === "PermissionDenied") return new DataApiError(403, "Forbidden", `the read-only login of workspace "${workspace}" was refused by PostgreSQL`);
+  return new DataApiError(503, "ServiceUnavailable", `the database of workspace "${workspace}" cannot be read now (its server does not answer, or its read-only login cannot log in); try again later`);
 }

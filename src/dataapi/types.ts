@@ -24,6 +24,8 @@ export interface WorkspaceTable {
   rowsExact: boolean;
   sizeBytes: number;
   comment?: string;
+  /** Number of columns; `columns` lists at most 100 of them on list, all on get. */
+  columnCount: number;
   columns: TableColumn[];
 }
 
@@ -41,6 +43,8 @@ export interface TablePreview {
 export interface Page<T> {
   items: T[];
   continue?: string;
+  /** Sent as Warning headers (kubectl prints them): e.g. a workspace that could not be read was left out. */
+  warnings?: string[];
 }
 
 /** Options of a list: Kubernetes paging and the `workspace` field selector. */

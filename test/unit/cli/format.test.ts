@@ -20,6 +20,10 @@ describe("kubectl-wsdb output", () => {
     ].join("\n"));
     expect(psqlTable([{ name: "x", type: "text" }], [])).to.equal([" x", "---", "(0 rows)"].join("\n"));
     expect(cell(true)).to.equal("t");
+    // Nothing from a database reaches the terminal as a control sequence.
+    expect(cell("a\u001b]52;c;ZXZpbA==\u0007b\rc\u009b")).to.equal("a\\x1b]52;c;ZXZpbA==\\x07b\\x0dc\\x9b");
+    expect(psqlTable([{ name: "x\u001b[2J", type: "text" }], [["ok"]])).to.include("x\\x1b[2J");
+    expect(alignedTable(["T"], [["t\u001b[31m"]])).to.equal("T\nt\\x1b[31m");
     expect(cell({ a: 1 })).to.equal('{"a":1}');
   });
 

@@ -66,6 +66,11 @@ describe("data API authentication", function () {
     expect(authenticate(chain(namesake), headers, config)).to.deep.equal({ ok: true, via: "client-certificate", user: { name: "front-proxy-client", groups: ["system:authenticated"], extra: {} } });
   });
 
+  it("takes any extra key literally, and percent-decodes it after lower-casing, as kube-apiserver does", () => {
+    const result = authenticate(chain(proxy), { "x-remote-user": ["alice"], "x-remote-extra-__proto__": ["p"], "x-remote-extra-constructor": ["c"], "x-remote-extra-%41b": ["v"] }, config);
+    expect(result.ok && Object.entries(result.user.extra).sort()).to.deep.equal([["Ab", ["v"]], ["__proto__", ["p"]], ["constructor", ["c"]]]);
+  });
+
   it("refuses a front proxy request without a user name", () => {
     expect(authenticate(chain(proxy), { "x-remote-group": ["g"] }, config)).to.deep.include({ ok: false });
   });
