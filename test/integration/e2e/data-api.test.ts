@@ -18,8 +18,10 @@ import {
   ensureNamespace,
   eventually,
   getWorkspace,
+  operatorMetrics,
   readSecret,
   setupServer,
+  sumMetric,
   unique,
   waitReady,
   withLogin,
@@ -503,7 +505,13 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
       const lines = readText(log).split("\n").filter((l) => l.includes("[workspacedb-data-api]"));
       expect(lines.length).to.be.greaterThan(10);
       const database = (await getWorkspace(ns, "malaria"))!.status!.database!;
-      for (const line of lines) expect(line, line).to.include(` ${database}_ro@${database} `);
+      // Every statement of the data API (of any operator on this ground) ran as a read-only login of its database.
+      for (const line of lines) {
+        const who = / (\S+)@(\S+) (LOG|DETAIL|ERROR|STATEMENT|FATAL)/.exec(line);
+        expect(who, line).to.not.equal(null);
+        expect(who![1], line).to.equal(`${who![2]}_ro`);
+      }
+      expect(lines.some((l) => l.includes(` ${database}_ro@${database} `))).to.equal(true);
       // Names from requests reach PostgreSQL only as bind parameters (the DETAIL lines), never in SQL text.
       const statements = lines.filter((l) => !l.includes("DETAIL:"));
       expect(statements.some((l) => l.includes(marker)), statements.filter((l) => l.includes(marker)).join("\n")).to.equal(false);
@@ -614,5 +622,16 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
     expect(JSON.parse(legacy.body)).to.include({ kind: "APIGroupList" });
     // Health answers anyone.
     expect((await direct(port, "/healthz", { ca })).status).to.equal(200);
+  });
+
+  it("counts its answers and preview latency in the operator's metrics", async () => {
+    const text = await operatorMetrics(await operator.httpPort());
+    expect(sumMetric(text, "workspacedb_data_api_requests_total", (l) => l.resource === "workspacetables" && l.verb === "list" && l.code === "200")).to.be.greaterThan(0);
+    expect(sumMetric(text, "workspacedb_data_api_requests_total", (l) => l.verb === "preview" && l.code === "200")).to.be.greaterThan(0);
+    // kube-apiserver applies RBAC before it forwards a request: the 401s and 403s here are the direct ones of the test above.
+    expect(sumMetric(text, "workspacedb_data_api_requests_total", (l) => l.code === "403")).to.be.greaterThan(0);
+    expect(sumMetric(text, "workspacedb_data_api_requests_total", (l) => l.code === "401")).to.be.greaterThan(0);
+    expect(sumMetric(text, "workspacedb_data_api_requests_total", (l) => l.resource === "discovery")).to.be.greaterThan(0);
+    expect(sumMetric(text, "workspacedb_data_api_preview_duration_seconds_count")).to.be.greaterThan(0);
   });
 });

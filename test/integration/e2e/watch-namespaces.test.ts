@@ -2,7 +2,8 @@
 // run under its ServiceAccount. Only labelled WorkspaceDatabases of a watched namespace are touched; the
 // account cannot read Secrets outside the watched namespaces (and can only get them in its own); a
 // selector the API server refuses stops the process with a message.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AuthorizationV1Api, PatchStrategy, setHeaderOptions, type V1ResourceAttributes } from "@kubernetes/client-node";
@@ -108,6 +109,9 @@ describe("watchNamespaces and workspaceSelector with the chart's namespaced RBAC
       workspaceSelector: selector,
       leaderElection: { leaseName: `lease-${id}` },
       userRoles: { create: false },
+      // The data API runs (below, with the chart's certificate and RBAC); no APIService, since no pod
+      // of this release would answer it and an unanswered APIService stalls namespace deletion.
+      dataApi: { apiService: { create: false } },
     }));
     const { helm } = tools();
     await helm(["install", release, CHART, "--namespace", SYSTEM_NAMESPACE, "--values", values, "--kubeconfig", ground.kubeconfigPath]);
@@ -118,6 +122,9 @@ describe("watchNamespaces and workspaceSelector with the chart's namespaced RBAC
     const cm = await core.readNamespacedConfigMap({ name: `${fullname}-config`, namespace: SYSTEM_NAMESPACE });
     settingsFile = join(ground.root, `settings-${id}.yaml`);
     writeFileSync(settingsFile, cm.data?.["operator.yaml"] ?? "");
+    // The data API's certificate the chart generated, where the pod would mount it.
+    const tls = await core.readNamespacedSecret({ name: `${fullname}-data-api-tls`, namespace: SYSTEM_NAMESPACE });
+    for (const key of ["tls.crt", "tls.key", "ca.crt"]) writeFileSync(join(ground.root, `${id}-${key}`), Buffer.from(tls.data?.[key] ?? "", "base64"));
     // The authorizer's RBAC cache follows new bindings within moments.
     await eventually("the chart's Roles in effect", async () =>
       (await saCan({ group: GROUP, resource: "workspacedatabases", verb: "watch", namespace: watched })) ? true : undefined, 15_000);
@@ -222,7 +229,11 @@ describe("watchNamespaces and workspaceSelector with the chart's namespaced RBAC
     await createLabelled(watched, "unlabelled", {}, { deletionPolicy: "Delete" });
     await createLabelled(watched, "other-shard", { [SELECTOR_LABEL]: "two" }, { deletionPolicy: "Delete" });
     ignoredSince = Date.now();
-    operator = startOperator({ KUBECONFIG: saKubeconfig, WSDB_CONFIG: settingsFile, POD_NAMESPACE: SYSTEM_NAMESPACE }, "watch-namespaces");
+    const root = getGround().root;
+    operator = startOperator({
+      KUBECONFIG: saKubeconfig, WSDB_CONFIG: settingsFile, POD_NAMESPACE: SYSTEM_NAMESPACE,
+      WSDB_DATA_API_HOST: "127.0.0.1", WSDB_DATA_API_PORT: "0", WSDB_DATA_API_CERT_FILE: join(root, `${id}-tls.crt`), WSDB_DATA_API_KEY_FILE: join(root, `${id}-tls.key`),
+    }, "watch-namespaces");
     await createLabelled(watched, "sales", { [SELECTOR_LABEL]: "one" }, { deletionPolicy: "Delete" });
     const obj = await waitReady(watched, "sales", 90_000);
     expect(obj.metadata.finalizers).to.include("workspacedb.io/finalizer");
@@ -275,6 +286,29 @@ describe("watchNamespaces and workspaceSelector with the chart's namespaced RBAC
     }, 60_000);
     expect(refused.message).to.match(/forbidden/i);
     expect(refused.message).to.contain(unwatched);
+  });
+
+  it("serves the data API with the chart's certificate and only the chart's RBAC (SubjectAccessReviews, the authentication ConfigMap)", async () => {
+    const certs = getGround().certs;
+    if (certs === undefined) return;
+    const op = operator!;
+    const port = Number(/"message":"serving the data API"[^\n]*"port":(\d+)|"port":(\d+)[^\n]*"message":"serving the data API"/.exec(op.log())?.slice(1).find((p) => p !== undefined) ?? 0);
+    expect(port).to.be.greaterThan(0);
+    const ask = (headers: Record<string, string>) => new Promise<number>((resolve, reject) => {
+      const req = httpsRequest({
+        host: "127.0.0.1", port, path: `/apis/data.workspacedb.io/v1alpha1/namespaces/${watched}/workspacetables`, method: "GET",
+        ca: readFileSync(join(getGround().root, `${id}-ca.crt`)), servername: `${fullname}-data-api.${SYSTEM_NAMESPACE}.svc`,
+        cert: readFileSync(certs.frontProxyClientCert), key: readFileSync(certs.frontProxyClientKey), headers,
+      }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    // 403, not 503: the ServiceAccount could ask the API server (a SubjectAccessReview), which said no.
+    expect(await ask({ "X-Remote-User": "alice", "X-Remote-Group": "nobody-in-particular" })).to.equal(403);
+    expect(await ask({ "X-Remote-User": "admin", "X-Remote-Group": "system:masters" })).to.equal(200);
   });
 
   it("was refused nothing by the API server but that admin Secret (operator log)", () => {
