@@ -23,7 +23,7 @@ export const FINALIZER = "workspacedb.io/finalizer";
  */
 export const ANNOTATION_CRD_REVISION = "workspacedb.io/schema-revision";
 /** The CRD schema revision this operator needs. */
-export const CRD_SCHEMA_REVISION = 2;
+export const CRD_SCHEMA_REVISION = 3;
 
 /** Namespace annotation (set by the platform team) naming the existing databases its WorkspaceDatabases may adopt. */
 export const ANNOTATION_ADOPT = "workspacedb.io/adopt";
@@ -104,6 +104,8 @@ export interface DatabaseServerSpec {
   maintenanceDatabase: string;
   adminSecretRef: SecretReference;
   default?: boolean;
+  /** How the server's certificate is verified (sslMode verify-ca / verify-full), and the CA clients get as ca.crt. */
+  tls?: { caSecretRef?: SecretReference };
   /** Which namespaces' WorkspaceDatabases may use this server; all when absent. */
   namespaceSelector?: LabelSelector;
   /** Highest spec.connectionLimit a WorkspaceDatabase may ask for on this server. */

@@ -52,12 +52,13 @@ export function serverName(obj: WorkspaceDatabase): string | undefined {
 }
 
 /** The endpoint written into Secrets for a server. */
-export function endpointOf(server: DatabaseServer): ConnectionEndpoint {
+export function endpointOf(server: DatabaseServer, ca?: string): ConnectionEndpoint {
   const s = server.spec;
   return {
     host: s.host,
     port: s.port ?? 5432,
     sslMode: s.sslMode ?? "prefer",
     ...(s.externalHost ? { externalHost: s.externalHost, externalPort: s.externalPort ?? s.port ?? 5432 } : {}),
+    ...(ca === undefined ? {} : { ca }),
   };
 }

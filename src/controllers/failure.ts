@@ -32,6 +32,7 @@ const POSTGRES_REASONS: Record<PostgresError["kind"], string> = {
   InvalidSpec: Reasons.InvalidSpec,
   Conflict: Reasons.Conflict,
   Transient: Reasons.ServerUnavailable,
+  TLSVerificationFailed: Reasons.TLSVerificationFailed,
   Unknown: Reasons.Error,
 };
 

@@ -25,6 +25,8 @@ export interface ConnectionEndpoint {
   externalHost?: string;
   externalPort?: number;
   sslMode: string;
+  /** The server's CA (PEM) when its DatabaseServer has tls.caSecretRef: the Secrets carry it as ca.crt. */
+  ca?: string;
 }
 
 /** Everything that goes into one credentials Secret. */
@@ -96,6 +98,7 @@ export function credentialKeys(input: Omit<CredentialsInput, "owner" | "access" 
     keys["external-uri"] = postgresUri(endpoint.externalHost, externalPort, database, username, password, endpoint.sslMode);
     keys["external-jdbc-uri"] = jdbcUri(endpoint.externalHost, externalPort, database, username, password, endpoint.sslMode);
   }
+  if (endpoint.ca !== undefined) keys["ca.crt"] = endpoint.ca;
   return keys;
 }
 

@@ -16,6 +16,8 @@ interface Entry {
   /** The admin Secret's reference and when it was last read (it is not watched). */
   secretRef: string;
   secretCheckedAt: number;
+  /** The server's CA (tls.caSecretRef), PEM, when it has one. */
+  ca: string | undefined;
 }
 
 /** How long an open pool is used before its admin Secret is read again to notice a new password. */
@@ -70,7 +72,8 @@ export class ServerRegistry {
     const cached = this.#entries.get(server.metadata.name);
     const secretRef = `${ref.namespace}/${ref.name}`;
     const { host, port, sslMode, maintenanceDatabase } = server.spec;
-    const address = JSON.stringify([host, port, sslMode, maintenanceDatabase]);
+    const caRef = server.spec.tls?.caSecretRef;
+    const address = JSON.stringify([host, port, sslMode, maintenanceDatabase, caRef?.namespace, caRef?.name]);
     if (cached !== undefined && cached.secretRef === secretRef && cached.address === address && Date.now() - cached.secretCheckedAt < ADMIN_SECRET_RECHECK_MS) {
       return cached.sql;
     }
@@ -83,8 +86,9 @@ export class ServerRegistry {
     if (!user || !password) {
       throw new ReconcileFailure(Reasons.AdminSecretNotFound, `admin Secret ${ref.namespace}/${ref.name} must have the keys "username" and "password"`, { kind: "after", ms: 30_000 });
     }
-    const secretVersion = JSON.stringify([secret.metadata?.uid, secret.metadata?.resourceVersion]);
     const name = server.metadata.name;
+    const tls = caRef === undefined ? undefined : await this.#readCa(name, caRef.namespace, caRef.name);
+    const secretVersion = JSON.stringify([secret.metadata?.uid, secret.metadata?.resourceVersion, tls?.version]);
     const entry = this.#entries.get(name);
     if (entry && entry.address === address && entry.secretRef === secretRef && entry.secretVersion === secretVersion) {
       entry.secretCheckedAt = Date.now();
@@ -94,15 +98,36 @@ export class ServerRegistry {
       this.#entries.delete(name);
       await closeQuietly(entry.sql);
     }
-    const endpoint = { host, port: port ?? 5432, sslMode: sslMode ?? "prefer", maintenanceDatabase: maintenanceDatabase ?? "postgres", user, password };
+    const endpoint = {
+      host, port: port ?? 5432, sslMode: sslMode ?? "prefer", maintenanceDatabase: maintenanceDatabase ?? "postgres", user, password,
+      ...(tls === undefined || caRef === undefined ? {} : { sslRootCert: tls.ca, sslRootCertSource: `tls.caSecretRef ${caRef.namespace}/${caRef.name}` }),
+    };
     const sql = this.#open(endpoint, server);
-    const fresh: Entry = { address, secretVersion, sql, secretRef, secretCheckedAt: Date.now() };
+    const fresh: Entry = { address, secretVersion, sql, secretRef, secretCheckedAt: Date.now(), ca: tls?.ca };
     this.#entries.set(name, fresh);
     // A failed open is not cached: the next pass tries again.
     sql.catch(() => {
       if (this.#entries.get(name) === fresh) this.#entries.delete(name);
     });
     return sql;
+  }
+
+  /**
+   * The CA (PEM) of a server with tls.caSecretRef, as read by the last `connect`; written into the
+   * credentials Secrets as ca.crt.
+   */
+  ca(name: string): string | undefined {
+    return this.#entries.get(name)?.ca;
+  }
+
+  async #readCa(server: string, namespace: string, name: string): Promise<{ ca: string; version: string }> {
+    const secret = await this.#kube.getSecret(namespace, name);
+    const ca = secretValue(secret, "ca.crt");
+    if (secret === undefined || ca === undefined || !ca.includes("-----BEGIN CERTIFICATE-----")) {
+      const what = secret === undefined ? "does not exist" : 'has no PEM certificate under the key "ca.crt"';
+      throw new ReconcileFailure(Reasons.TLSVerificationFailed, `CA Secret ${namespace}/${name} (tls.caSecretRef) of DatabaseServer "${server}" ${what}`, { kind: "after", ms: 30_000 });
+    }
+    return { ca, version: JSON.stringify([secret.metadata?.uid, secret.metadata?.resourceVersion]) };
   }
 
   /**

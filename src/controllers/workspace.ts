@@ -110,7 +110,7 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
     if (!claimed.shared.fresh) claimed = await claimWorkspace(deps, sql, server, obj, names, log, false);
   };
 
-  const context = { kube: deps.kube, owner: obj, endpoint: endpointOf(server), database: names.database, now, newPassword: deps.newPassword };
+  const context = { kube: deps.kube, owner: obj, endpoint: endpointOf(server, deps.servers.ca(server.metadata.name)), database: names.database, now, newPassword: deps.newPassword };
   const readWrite = await ensureCredentialSecret(context, "read-write", names.readWrite);
   const readOnly = await ensureCredentialSecret(context, "read-only", names.readOnly);
 

@@ -14,6 +14,8 @@ export interface DirectoryCaches {
   workspaces: { list(): WorkspaceDatabase[]; get(key: string): WorkspaceDatabase | undefined };
   servers: { get(name: string): DatabaseServer | undefined };
   secrets: { get(key: string): Secret | undefined };
+  /** The CA (PEM) in a DatabaseServer's tls.caSecretRef, undefined when it cannot be read. */
+  readCa?: (namespace: string, name: string) => Promise<string | undefined>;
 }
 
 function isReady(ws: WorkspaceDatabase): boolean {
@@ -32,7 +34,7 @@ export function cachedDirectory(caches: DirectoryCaches): WorkspaceDirectory {
       }
       return out.sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) : a[0] < b[0] ? -1 : 1));
     },
-    readOnlyLogin(namespace, name): ReadOnlyLogin | undefined {
+    async readOnlyLogin(namespace, name): Promise<ReadOnlyLogin | undefined> {
       const ws = caches.workspaces.get(`${namespace}/${name}`);
       if (ws === undefined || !isReady(ws)) return undefined;
       const server = caches.servers.get(ws.status?.server ?? "");
@@ -41,7 +43,10 @@ export function cachedDirectory(caches: DirectoryCaches): WorkspaceDirectory {
       const user = ws.status?.credentials?.readOnly?.username ?? secretValue(secret, "username");
       const password = secretValue(secret, "password");
       if (user === undefined || password === undefined) return undefined;
+      const caRef = server.spec.tls?.caSecretRef;
+      const ca = caRef === undefined ? undefined : await caches.readCa?.(caRef.namespace, caRef.name);
       return {
+        ...(ca === undefined ? {} : { ca }),
         host: server.spec.host,
         port: server.spec.port ?? 5432,
         sslMode: server.spec.sslMode ?? "prefer",
@@ -72,7 +77,7 @@ export function pgSessions(options: SessionOptions): SessionRunner {
       database: login.database,
       user: login.user,
       password: login.password,
-      ssl: sslOption(login.sslMode),
+      ssl: sslOption(login.sslMode, login.ca),
       application_name: options.applicationName,
       connectionTimeoutMillis: options.connectTimeoutMs,
       statement_timeout: options.statementTimeoutMs,

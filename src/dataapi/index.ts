@@ -1,7 +1,9 @@
 // The data API as the operator runs it: settings, caches and clients in; start and stop out.
 import { readFile } from "node:fs/promises";
 import type { Settings } from "../config/schema.ts";
+import { secretValue } from "../controllers/secret.ts";
 import type { KubeRequester } from "../kube/rest.ts";
+import type { Secret } from "../kube/types.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { errorMessage } from "../runtime/logger.ts";
 import type { Metrics } from "../runtime/metrics.ts";
@@ -43,8 +45,24 @@ export function createDataApi(deps: DataApiDeps): DataApi {
   const { settings, log } = deps;
   const authentication = new ClusterAuthentication(deps.client, log);
   const reviewer = new SubjectAccessReviewer(deps.client);
+  // Servers' CA Secrets (tls.caSecretRef) are not watched: read at most once a minute each.
+  const cas = new Map<string, { at: number; ca: string | undefined }>();
+  const readCa = async (namespace: string, name: string): Promise<string | undefined> => {
+    const key = `${namespace}/${name}`;
+    const hit = cas.get(key);
+    if (hit !== undefined && Date.now() - hit.at < 60_000) return hit.ca;
+    let ca: string | undefined;
+    try {
+      const secret = await deps.client.request<Secret>("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`, { context: `reading the CA Secret ${key}` });
+      ca = secretValue(secret, "ca.crt");
+    } catch (err) {
+      log.warn("could not read a DatabaseServer's CA Secret", { secret: key, error: errorMessage(err) });
+    }
+    cas.set(key, { at: Date.now(), ca });
+    return ca;
+  };
   const tables = new PostgresTables(
-    cachedDirectory(deps.caches),
+    cachedDirectory({ ...deps.caches, readCa }),
     pgSessions({ statementTimeoutMs: settings.statementTimeout, connectTimeoutMs: deps.connectTimeoutMs, applicationName: "workspacedb-data-api" }),
     {
       maxResponseBytes: settings.maxResponseBytes,

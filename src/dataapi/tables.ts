@@ -26,6 +26,8 @@ export interface ReadOnlyLogin {
   database: string;
   user: string;
   password: string;
+  /** The server's CA (PEM) for verify-ca / verify-full, when its DatabaseServer has tls.caSecretRef. */
+  ca?: string;
 }
 
 /** The workspaces the data API may read (from the operator's caches). */
@@ -33,7 +35,7 @@ export interface WorkspaceDirectory {
   /** Ready workspaces of `namespace` (of every namespace when undefined), as [namespace, name], sorted. */
   readyWorkspaces(namespace: string | undefined): Array<[string, string]>;
   /** The read-only login of a Ready workspace; undefined when it is not Ready or has no credentials yet. */
-  readOnlyLogin(namespace: string, name: string): ReadOnlyLogin | undefined;
+  readOnlyLogin(namespace: string, name: string): Promise<ReadOnlyLogin | undefined>;
 }
 
 /** Runs `fn` on a session of `login` (opened and closed around it); errors are thrown as they come. */
@@ -196,7 +198,7 @@ export class PostgresTables implements TableSource {
     const failures: Array<{ workspace: string; err: DataApiError }> = [];
     const token = (ns: string, ws: string, last?: WorkspaceTable) => b64([ns, ws, last?.schema ?? "", last?.table ?? ""] satisfies ListToken);
     for (const [index, [ns, ws]] of workspaces.entries()) {
-      const login = this.#directory.readOnlyLogin(ns, ws);
+      const login = await this.#directory.readOnlyLogin(ns, ws);
       if (login === undefined) continue;
       const moreWorkspaces = index < workspaces.length - 1;
       let start: [string | null, string | null] = after !== undefined && after[0] === ns && after[1] === ws ? [after[2], after[3]] : [null, null];
@@ -243,7 +245,7 @@ export class PostgresTables implements TableSource {
   }
 
   async get(namespace: string, name: string): Promise<WorkspaceTable> {
-    const { login, parts } = this.#resolve(namespace, name);
+    const { login, parts } = await this.#resolve(namespace, name);
     return this.#run(login, namespace, parts.workspace, async (db) => {
       const row = (await catalog(db, null, null, parts.schema, parts.table, 1, ALL_COLUMNS))[0];
       if (row === undefined) throw notFound(name);
@@ -266,7 +268,7 @@ export class PostgresTables implements TableSource {
   }
 
   async preview(namespace: string, name: string, options: PreviewOptions): Promise<TablePreview> {
-    const { login, parts } = this.#resolve(namespace, name);
+    const { login, parts } = await this.#resolve(namespace, name);
     const token = options.continue === undefined ? undefined : parsePreviewToken(options.continue);
     return this.#run(login, namespace, parts.workspace, async (db) => {
       const row = (await catalog(db, null, null, parts.schema, parts.table, 1, ALL_COLUMNS))[0];
@@ -389,11 +391,11 @@ export class PostgresTables implements TableSource {
     return [text, false];
   }
 
-  #resolve(namespace: string, name: string): { login: ReadOnlyLogin; parts: NonNullable<ReturnType<typeof parseTableObjectName>> } {
+  async #resolve(namespace: string, name: string): Promise<{ login: ReadOnlyLogin; parts: NonNullable<ReturnType<typeof parseTableObjectName>> }> {
     const parts = parseTableObjectName(name);
     if (parts === undefined) throw notFound(name);
     const login = this.#directory.readyWorkspaces(namespace).some(([, ws]) => ws === parts.workspace)
-      ? this.#directory.readOnlyLogin(namespace, parts.workspace)
+      ? await this.#directory.readOnlyLogin(namespace, parts.workspace)
       : undefined;
     if (login === undefined) throw notFound(name);
     return { login, parts };

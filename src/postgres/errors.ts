@@ -9,6 +9,7 @@ export type PostgresErrorKind =
   | "InvalidSpec"
   | "Conflict"
   | "Transient"
+  | "TLSVerificationFailed"
   | "Unknown";
 
 /** An error from PostgreSQL or the network, classified; its message and cause never contain a password or verifier. */
@@ -90,3 +91,40 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+
+// OpenSSL's verification failures of the chain itself (as opposed to the host name).
+const CHAIN_ERRORS = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT", "CERT_SIGNATURE_FAILURE", "CERT_UNTRUSTED", "CERT_REJECTED", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID",
+  "INVALID_CA", "PATH_LENGTH_EXCEEDED", "INVALID_PURPOSE",
+]);
+
+/** What a TLS failure is checked against: the host the certificate must name, the sslmode, the CA's origin. */
+export interface TlsContext {
+  host: string;
+  sslMode: string;
+  /** Where the CA came from, for messages (e.g. `tls.caSecretRef ns/name`); undefined: Node.js's default CAs. */
+  caSource: string | undefined;
+}
+
+/**
+ * A PostgresError of kind TLSVerificationFailed saying which check failed — the certificate chain
+ * (against which CA), the host name, or a server without TLS where the sslmode needs it — or
+ * undefined when `err` is not a TLS failure.
+ */
+export function tlsFailure(err: unknown, context: TlsContext): PostgresError | undefined {
+  const code = errorCode(err);
+  const message = err === undefined || err === null ? "" : errorMessage(err);
+  const options = { cause: err, ...(code === undefined ? {} : { code }) };
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return new PostgresError("TLSVerificationFailed", `TLS: the server's certificate is not for host ${context.host} (sslMode ${context.sslMode} checks the host name): ${message}`, options);
+  }
+  if (code !== undefined && CHAIN_ERRORS.has(code)) {
+    const against = context.caSource === undefined ? "the default CAs of Node.js (set tls.caSecretRef to the server's CA)" : `the CA of ${context.caSource}`;
+    return new PostgresError("TLSVerificationFailed", `TLS: the server's certificate does not verify against ${against}: ${message} (${code})`, options);
+  }
+  if (/server does not support (ssl|tls)/i.test(message) && ["require", "verify-ca", "verify-full"].includes(context.sslMode)) {
+    return new PostgresError("TLSVerificationFailed", `TLS: the server does not offer TLS, which sslMode ${context.sslMode} requires`, options);
+  }
+  return undefined;
+}

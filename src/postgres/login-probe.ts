@@ -99,7 +99,7 @@ async function converse(t: ProbeTransport, o: LoginProbeOptions, onEstablished: 
     // Like libpq, an unauthenticated server's error text is not trusted (nor read) here.
     else if (answer === "E") throw new PostgresError("Unavailable", "server sent an error response during the SSL exchange");
     else if (answer !== "N") throw wire.protocolViolation(`server answered SSLRequest with '${answer}'`);
-    else if (policy.required) throw new PostgresError("Unavailable", `server does not support TLS, which sslmode ${o.sslMode} requires`);
+    else if (policy.required) throw new PostgresError("TLSVerificationFailed", `TLS: the server does not offer TLS, which sslMode ${o.sslMode} requires`);
   }
   t.write(wire.startupMessage({ user: o.user, database: o.database, application_name: o.applicationName ?? "workspacedb-login-probe", client_encoding: "UTF8" }));
   const early = await authenticate(t, o.password);

@@ -1,7 +1,7 @@
 // The login probe's connection: TCP, the TLS upgrade with libpq's sslmode meaning, timeouts and a clean close.
 import net from "node:net";
 import tls from "node:tls";
-import { PostgresError } from "./errors.ts";
+import { PostgresError, tlsFailure } from "./errors.ts";
 import { MessageReader } from "./wire-reader.ts";
 import { protocolViolation } from "./wire.ts";
 
@@ -19,6 +19,8 @@ export interface TlsPolicy {
   /** Also check the certificate against the host name. */
   verifyHost: boolean;
   ca: string | undefined;
+  /** The sslmode the policy comes from (for messages). */
+  sslMode: ProbeSslMode;
 }
 
 /**
@@ -30,39 +32,23 @@ export function tlsPolicy(sslMode: ProbeSslMode, ca: string | undefined): TlsPol
   switch (sslMode) {
     case "disable":
     case "allow":
-      return { request: false, required: false, verifyChain: false, verifyHost: false, ca };
+      return { request: false, required: false, verifyChain: false, verifyHost: false, ca, sslMode };
     case "prefer":
     case "require":
-      return { request: true, required: sslMode === "require", verifyChain: ca !== undefined, verifyHost: false, ca };
+      return { request: true, required: sslMode === "require", verifyChain: ca !== undefined, verifyHost: false, ca, sslMode };
     case "verify-ca":
     case "verify-full":
-      return { request: true, required: true, verifyChain: true, verifyHost: sslMode === "verify-full", ca };
+      return { request: true, required: true, verifyChain: true, verifyHost: sslMode === "verify-full", ca, sslMode };
   }
 }
-
-// OpenSSL's verification failures of the chain itself (as opposed to the host name).
-const CHAIN_ERRORS = new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT", "CERT_SIGNATURE_FAILURE", "CERT_UNTRUSTED", "CERT_REJECTED", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID",
-  "INVALID_CA", "PATH_LENGTH_EXCEEDED", "INVALID_PURPOSE",
-]);
 
 function codeOf(err: Error): string | undefined {
   const code = (err as { code?: unknown }).code;
   return typeof code === "string" ? code : undefined;
 }
 
-function tlsError(err: Error, host: string, ca: string | undefined): PostgresError {
-  const code = codeOf(err);
-  const options = { cause: err, ...(code === undefined ? {} : { code }) };
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
-    return new PostgresError("Unavailable", `TLS: the server certificate does not match the host name ${host}: ${err.message}`, options);
-  }
-  if (code !== undefined && CHAIN_ERRORS.has(code)) {
-    const against = ca === undefined ? "the default CAs of Node.js" : "the given CA";
-    return new PostgresError("Unavailable", `TLS: the server certificate chain does not verify against ${against}: ${err.message} (${code})`, options);
-  }
-  return new PostgresError("Unavailable", `TLS: ${err.message}`, options);
+function tlsError(err: Error, host: string, sslMode: string, caSource: string | undefined): PostgresError {
+  return tlsFailure(err, { host, sslMode, caSource }) ?? new PostgresError("Unavailable", `TLS: ${err.message}`, { cause: err, ...(codeOf(err) === undefined ? {} : { code: codeOf(err) }) });
 }
 
 function networkError(err: Error): PostgresError {
@@ -115,7 +101,7 @@ export class ProbeTransport {
     });
     this.#stream = secure;
     secure.on("data", this.#onData);
-    secure.on("error", (err: Error) => this.abort(tlsError(err, host, policy.ca)));
+    secure.on("error", (err: Error) => this.abort(tlsError(err, host, policy.sslMode, policy.ca === undefined ? undefined : "tls.caSecretRef")));
     secure.on("close", () => this.reader.close());
     await this.#wait((done) => {
       secure.once("secureConnect", done);

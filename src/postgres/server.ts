@@ -3,7 +3,7 @@ import pg from "pg";
 import { checkAdminPrivileges, serverInfo } from "./admin.ts";
 import type { ServerInfo } from "./admin.ts";
 import type { ClaimFacts } from "./claim.ts";
-import { classifyPgError, PostgresError } from "./errors.ts";
+import { classifyPgError, PostgresError, tlsFailure } from "./errors.ts";
 import { Limiter } from "./limiter.ts";
 import { disableLogin, setPassword, terminateSessions } from "./login.ts";
 import { probeLogin, type LoginOutcome } from "./login-probe.ts";
@@ -35,6 +35,8 @@ export interface ServerEndpoint {
   password: string;
   /** PEM CA bundle for verify-ca / verify-full; Node's default CAs otherwise. */
   sslRootCert?: string;
+  /** Where sslRootCert came from, for messages (e.g. `tls.caSecretRef ns/name`). */
+  sslRootCertSource?: string;
 }
 
 /** Tuning of a ServerConnection. */
@@ -141,6 +143,13 @@ export class ServerConnection implements ServerAccess, ServerSql {
     }
   }
 
+  /** A failed connection attempt: a TLS failure says which check failed; anything else is classified. */
+  #connectFailure(err: unknown, context: string): PostgresError {
+    const { host, sslMode, sslRootCert, sslRootCertSource } = this.endpoint;
+    const tls = tlsFailure(err, { host, sslMode, caSource: sslRootCert === undefined ? undefined : (sslRootCertSource ?? "the given CA") });
+    return tls === undefined ? classifyPgError(err, context, [this.endpoint.password]) : new PostgresError(tls.kind, `${context}: ${tls.message}`, { cause: tls, ...(tls.code === undefined ? {} : { code: tls.code }) });
+  }
+
   /** Closes every pooled connection; the object is unusable afterwards. */
   async close(): Promise<void> {
     await this.#pool.end().catch(() => undefined);
@@ -157,7 +166,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
     try {
       client = await this.#pool.connect();
     } catch (err) {
-      throw classifyPgError(err, context, [this.endpoint.password]);
+      throw this.#connectFailure(err, context);
     }
     let failure: unknown;
     try {
@@ -186,7 +195,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
       await client.connect();
     } catch (err) {
       await client.end().catch(() => undefined);
-      throw classifyPgError(err, `connecting to database ${database}`, [this.endpoint.password]);
+      throw this.#connectFailure(err, `connecting to database ${database}`);
     }
     const fence = this.#options.fence;
     const fenced: Queryable = {

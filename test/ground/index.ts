@@ -41,7 +41,7 @@ export interface Ground {
    * started: own data folder under `root`, own port, own `workspacedb_admin` role and password.
    * It is stopped with the ground. Throws against an existing cluster/server.
    */
-  startExtraPostgres(major: number): Promise<PostgresGround>;
+  startExtraPostgres(major: number, options?: { tls?: { cert: string; key: string } }): Promise<PostgresGround>;
   stop(): Promise<void>;
 }
 
@@ -174,12 +174,12 @@ export async function startGround(): Promise<Ground> {
     restartApiServer: () => k.restartApiServer(),
     certs: k.certs,
     apiServerGet: (path) => k.adminGet(path),
-    async startExtraPostgres(major: number) {
+    async startExtraPostgres(major: number, extraOptions: { tls?: { cert: string; key: string } } = {}) {
       // Its process is in procs.ts's list (exit handlers) and its pid in the janitor's file like
       // the others; a failed start stops its own server.
       extraCount += 1;
       const name = `postgres-${major}-${extraCount}`;
-      const extra = await startPostgres(root, pidFile, { name, major });
+      const extra = await startPostgres(root, pidFile, { name, major, ...extraOptions });
       extras.push(extra);
       return extra;
     },

@@ -147,6 +147,8 @@ export interface PostgresOptions {
    * WSDB_PG_BIN_DIR if set, else WSDB_PG_VERSION (default 18).
    */
   major?: number;
+  /** Serve TLS (`ssl=on`) with this certificate and key (PEM); plaintext connections stay allowed. */
+  tls?: { cert: string; key: string };
 }
 
 /** The bin folder the options ask for. */
@@ -188,6 +190,19 @@ export async function startPostgres(root: string, pidFile: string, options: Post
 
   const port = await freePort();
   const logFile = join(dir, "postgres.log");
+  const tlsArgs: string[] = [];
+  if (options.tls !== undefined) {
+    // PostgreSQL refuses a key others may read: 0600, owned by the server's user.
+    const certFile = join(dir, "server.crt");
+    const keyFile = join(dir, "server.key");
+    writeFileSync(certFile, options.tls.cert, { mode: 0o644 });
+    writeFileSync(keyFile, options.tls.key, { mode: 0o600 });
+    if (owner) {
+      chownSync(certFile, owner.uid, owner.gid);
+      chownSync(keyFile, owner.uid, owner.gid);
+    }
+    tlsArgs.push("-c", "ssl=on", "-c", `ssl_cert_file=${certFile}`, "-c", `ssl_key_file=${keyFile}`);
+  }
   const [cmd, args] = asServerUser(owner, join(binDir, "postgres"), [
     "-D", dataDir,
     "-c", "listen_addresses=127.0.0.1",
@@ -203,6 +218,7 @@ export async function startPostgres(root: string, pidFile: string, options: Post
     "-c", "fsync=off",
     "-c", "synchronous_commit=off",
     "-c", "full_page_writes=off",
+    ...tlsArgs,
   ]);
   const superUrl = `postgresql://postgres:${superPassword}@127.0.0.1:${port}/postgres`;
   let server: Proc | undefined;

@@ -1,5 +1,6 @@
 // The operator process: bad settings stop it with a message, probes and metrics, SIGTERM exits 0 and frees the lease.
 import { expect } from "chai";
+import { CRD_SCHEMA_REVISION } from "../../../src/api/types.ts";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { getGround } from "../../ground/index.ts";
 import { startOperator } from "../support/operator.ts";
@@ -33,7 +34,7 @@ describe("operator process (end to end)", function () {
       expect(op.log()).to.contain(`the installed CustomResourceDefinition ${name} is older than this operator`);
       expect(op.log()).to.contain("kubectl apply --server-side --force-conflicts -f crds/");
     } finally {
-      await patch("2");
+      await patch(String(CRD_SCHEMA_REVISION));
     }
   });
 

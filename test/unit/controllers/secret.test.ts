@@ -54,6 +54,12 @@ describe("credentials Secret", () => {
     expect(defaulted["external-port"]).to.equal("5432");
   });
 
+  it("carries the server's CA as ca.crt only when its DatabaseServer has one", () => {
+    const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    expect(credentialKeys({ endpoint: { ...endpoint, ca }, database: "d", username: "u", password: "p" })["ca.crt"]).to.equal(ca);
+    expect(credentialKeys({ endpoint, database: "d", username: "u", password: "p" })).to.not.have.property("ca.crt");
+  });
+
   it("percent-encodes user and password in URIs and brackets IPv6 hosts", () => {
     expect(postgresUri("::1", 5432, "d", "u@x", "p:/?#@%", "disable")).to.equal("postgresql://u%40x:p%3A%2F%3F%23%40%25@[::1]:5432/d?sslmode=disable");
     expect(jdbcUri("10.0.0.1", 5432, "d", "u", "a&b=c", "disable")).to.equal("jdbc:postgresql://10.0.0.1:5432/d?sslmode=disable&user=u&password=a%26b%3Dc");

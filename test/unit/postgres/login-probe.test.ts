@@ -259,26 +259,27 @@ describe("postgres/login-probe", function () {
       expect(await probeLogin(options(server, { sslMode: "verify-ca", ca: certs.ca }))).to.deep.equal({ kind: "accepted" });
     });
 
-    it("a certificate from another CA → Unavailable saying the chain does not verify against the CA", async () => {
+    it("a certificate from another CA → TLSVerificationFailed saying the chain does not verify against the CA", async () => {
       const server = await serve(tlsServer(() => certs.key, () => certs.cert));
       for (const sslMode of ["verify-ca", "verify-full", "require"] as const) {
         const error = await probeFails(options(server, { sslMode, ca: certs.otherCa }));
-        expect(error.kind).to.equal("Unavailable");
-        expect(error.message, sslMode).to.match(/certificate chain does not verify against the given CA/);
+        expect(error.kind).to.equal("TLSVerificationFailed");
+        expect(error.message, sslMode).to.match(/certificate does not verify against the CA of tls\.caSecretRef/);
       }
     });
 
-    it("verify-full with a certificate for another name → Unavailable saying the host name does not match", async () => {
+    it("verify-full with a certificate for another name → TLSVerificationFailed saying the host name does not match", async () => {
       const server = await serve(tlsServer(() => certs.wrongNameKey, () => certs.wrongNameCert));
       const error = await probeFails(options(server, { sslMode: "verify-full", ca: certs.ca }));
-      expect(error.kind).to.equal("Unavailable");
-      expect(error.message).to.match(/does not match the host name 127\.0\.0\.1/);
+      expect(error.kind).to.equal("TLSVerificationFailed");
+      expect(error.message).to.match(/is not for host 127\.0\.0\.1/);
     });
 
     it("a server without TLS: require fails, prefer continues in plaintext", async () => {
       const server = await serve(scramServer(PASSWORD));
       const error = await probeFails(options(server, { sslMode: "require" }));
-      expect(error.message).to.match(/does not support TLS/);
+      expect(error.kind).to.equal("TLSVerificationFailed");
+      expect(error.message).to.match(/does not offer TLS, which sslMode require requires/);
       expect(await probeLogin(options(server, { sslMode: "prefer" }))).to.deep.equal({ kind: "accepted" });
     });
 
