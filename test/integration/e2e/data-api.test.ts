@@ -1,6 +1,5 @@
 // The data API through kube-apiserver's aggregation layer: APIService Available, discovery, tables and
 // previews for real users (client certificates bound by RBAC), and the front proxy's trust rules.
-import { request } from "node:https";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -11,7 +10,6 @@ import { freePort } from "../../ground/procs.ts";
 import { createPki, type KeyPair, type Pki, type TestCa } from "../../support/pki.ts";
 import { run, tools, type Tools } from "../support/deploy.ts";
 import {
-  SYSTEM_NAMESPACE,
   asSuperuser,
   canLogin,
   createWorkspace,
@@ -26,7 +24,7 @@ import {
   waitReady,
   withLogin,
 } from "../support/fixtures.ts";
-import { DATA_APISERVICE as APISERVICE, DATA_API_SERVICE as SERVICE, pluginBin, prepareDataApi, registerDataApi, unregisterDataApi } from "../support/data-api.ts";
+import { DATA_APISERVICE as APISERVICE, frontProxyPair, pluginBin, requestDataApi, prepareDataApi, registerDataApi, unregisterDataApi } from "../support/data-api.ts";
 import { startOperator, type OperatorProcess } from "../support/operator.ts";
 
 
@@ -45,23 +43,6 @@ function userKubeconfig(path: string, server: string, ca: string, pair: KeyPair)
     "",
   ].join("\n"), { mode: 0o600 });
   return path;
-}
-
-/** GET on the operator's data API port directly (not through kube-apiserver). */
-function direct(port: number, path: string, opts: { ca: string; cert?: KeyPair; headers?: Record<string, string> }): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: "127.0.0.1", port, path, method: "GET", ca: opts.ca, servername: `${SERVICE}.${SYSTEM_NAMESPACE}.svc`,
-      ...(opts.cert === undefined ? {} : { cert: opts.cert.cert, key: opts.cert.key }),
-      headers: opts.headers ?? {},
-    }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 describe("data API and kubectl wsdb (aggregated, e2e)", function () {
@@ -301,9 +282,7 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
 
   /** GET on the operator's port as the front proxy for a viewer of ns: the status and the parsed body. */
   async function asViewer<T>(path: string): Promise<{ status: number; body: T }> {
-    const certs = getGround().certs!;
-    const proxy = { cert: readText(certs.frontProxyClientCert), key: readText(certs.frontProxyClientKey) };
-    const res = await direct(port, path, { ca: servingCa.cert, cert: proxy, headers: { "X-Remote-User": "vera", "X-Remote-Group": `${ns}:viewers` } });
+    const res = await requestDataApi(port, path, { ca: servingCa.cert, cert: frontProxyPair(), headers: { "X-Remote-User": "vera", "X-Remote-Group": `${ns}:viewers` } });
     return { status: res.status, body: JSON.parse(res.body) as T };
   }
   const api = () => `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables`;
@@ -573,7 +552,6 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
 
   it("is served by a standby replica too", async () => {
     // A second replica that does not hold the lease (the first one does) serves the same answers.
-    const ground = getGround();
     const standbyPort = await freePort();
     const standby = startOperator({
       WSDB_DATA_API_ENABLED: "true",
@@ -584,10 +562,10 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
     }, "operator-data-api-standby");
     try {
       await eventually("the standby's data API", async () => (/serving the data API/.test(standby.log()) ? true : undefined), 30_000);
-      const proxy = { cert: readText(ground.certs!.frontProxyClientCert), key: readText(ground.certs!.frontProxyClientKey) };
+      const proxy = frontProxyPair();
       const path = `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables`;
       const answer = await eventually("tables from the standby's caches", async () => {
-        const res = await direct(standbyPort, path, { ca: servingCa.cert, cert: proxy, headers: { "X-Remote-User": "vera", "X-Remote-Group": `${ns}:viewers` } });
+        const res = await requestDataApi(standbyPort, path, { ca: servingCa.cert, cert: proxy, headers: { "X-Remote-User": "vera", "X-Remote-Group": `${ns}:viewers` } });
         return res.status === 200 && res.body.includes("malaria.public.") ? res : undefined;
       }, 30_000, 500);
       expect(JSON.parse(answer.body)).to.have.property("kind", "WorkspaceTableList");
@@ -598,30 +576,29 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
   });
 
   it("trusts identity headers only from the front proxy", async () => {
-    const certs = getGround().certs!;
     const path = `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables`;
     const ca = servingCa.cert;
     const admin = { "X-Remote-User": "admin", "X-Remote-Group": "system:masters" };
     // No client certificate at all.
-    expect((await direct(port, path, { ca, headers: admin })).status).to.equal(401);
+    expect((await requestDataApi(port, path, { ca, headers: admin })).status).to.equal(401);
     // The requestheader CA, but a name that is not allowed.
     const impostor = await frontProxyCa.issue({ cn: "not-the-front-proxy", usage: "client" });
-    expect((await direct(port, path, { ca, cert: impostor, headers: admin })).status).to.equal(401);
+    expect((await requestDataApi(port, path, { ca, cert: impostor, headers: admin })).status).to.equal(401);
     // A user's own certificate: the headers are ignored, the user is nobody.
-    const asNobody = await direct(port, path, { ca, cert: pairs.nobody!, headers: admin });
+    const asNobody = await requestDataApi(port, path, { ca, cert: pairs.nobody!, headers: admin });
     expect(asNobody.status).to.equal(403);
     expect(asNobody.body).to.include('User \\"nobody\\"');
     // The real front proxy's certificate with a viewer's headers.
-    const proxy = { cert: readText(certs.frontProxyClientCert), key: readText(certs.frontProxyClientKey) };
-    expect((await direct(port, path, { ca, cert: proxy, headers: { "X-Remote-User": "vera", "X-Remote-Group": `${ns}:viewers` } })).status).to.equal(200);
+    const proxy = frontProxyPair();
+    expect((await requestDataApi(port, path, { ca, cert: proxy, headers: { "X-Remote-User": "vera", "X-Remote-Group": `${ns}:viewers` } })).status).to.equal(200);
     // Discovery in the aggregated form when asked for it (as kube-apiserver does), the legacy one otherwise.
     const aggregator = { "X-Remote-User": "system:kube-aggregator", "X-Remote-Group": "system:masters" };
-    const v2 = await direct(port, "/apis", { ca, cert: proxy, headers: { ...aggregator, Accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json" } });
+    const v2 = await requestDataApi(port, "/apis", { ca, cert: proxy, headers: { ...aggregator, Accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json" } });
     expect(JSON.parse(v2.body)).to.include({ kind: "APIGroupDiscoveryList", apiVersion: "apidiscovery.k8s.io/v2" });
-    const legacy = await direct(port, "/apis", { ca, cert: proxy, headers: aggregator });
+    const legacy = await requestDataApi(port, "/apis", { ca, cert: proxy, headers: aggregator });
     expect(JSON.parse(legacy.body)).to.include({ kind: "APIGroupList" });
     // Health answers anyone.
-    expect((await direct(port, "/healthz", { ca })).status).to.equal(200);
+    expect((await requestDataApi(port, "/healthz", { ca })).status).to.equal(200);
   });
 
   it("counts its answers and preview latency in the operator's metrics", async () => {

@@ -2,8 +2,7 @@
 // sslMode verify-full and tls.caSecretRef — right CA and host, wrong CA, wrong host, no TLS at all —
 // and the ca.crt key that lets psql and node-postgres verify the server from the Secret alone.
 import { execFile } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
@@ -11,7 +10,7 @@ import pg from "pg";
 import { getGround } from "../../ground/index.ts";
 import type { PostgresGround } from "../../ground/postgres.ts";
 import { createPki, type Pki, type TestCa } from "../../support/pki.ts";
-import { DATA_API_SERVICE, prepareDataApi, type DataApiSetup } from "../support/data-api.ts";
+import { frontProxyPair, prepareDataApi, requestDataApi, type DataApiSetup } from "../support/data-api.ts";
 import {
   SYSTEM_NAMESPACE,
   clients,
@@ -107,20 +106,8 @@ describe("verified TLS to PostgreSQL (end to end)", function () {
     // The data API reads the workspace over verified TLS too (its sessions get the server's CA).
     const rw = (await readSecret(ns, "secured-rw"))!;
     await withLogin(rw.uri!.replace("sslmode=verify-full", "sslmode=no-verify"), (db) => db.query("CREATE TABLE IF NOT EXISTS visits (id int PRIMARY KEY)"));
-    const certs = getGround().certs!;
-    const listed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpsRequest({
-        host: "127.0.0.1", port: dataApi.port, path: `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables`, method: "GET",
-        ca: dataApiCa.cert, servername: `${DATA_API_SERVICE}.${SYSTEM_NAMESPACE}.svc`,
-        cert: readFileSync(certs.frontProxyClientCert), key: readFileSync(certs.frontProxyClientKey),
-        headers: { "X-Remote-User": "admin", "X-Remote-Group": "system:masters" },
-      }, (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on("error", reject);
-      req.end();
+    const listed = await requestDataApi(dataApi.port, `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables`, {
+      ca: dataApiCa.cert, cert: frontProxyPair(), headers: { "X-Remote-User": "admin", "X-Remote-Group": "system:masters" },
     });
     expect(listed.status, listed.body).to.equal(200);
     expect(listed.body).to.include("secured.public.visits");

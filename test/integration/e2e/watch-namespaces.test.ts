@@ -3,7 +3,6 @@
 // account cannot read Secrets outside the watched namespaces (and can only get them in its own); a
 // selector the API server refuses stops the process with a message.
 import { readFileSync, writeFileSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AuthorizationV1Api, PatchStrategy, setHeaderOptions, type V1ResourceAttributes } from "@kubernetes/client-node";
@@ -35,6 +34,7 @@ import {
   waitReady,
   waitServerReason,
 } from "../support/fixtures.ts";
+import { frontProxyPair, requestDataApi } from "../support/data-api.ts";
 import { startOperator, type OperatorProcess } from "../support/operator.ts";
 import { databaseExists } from "../support/targets.ts";
 
@@ -289,23 +289,13 @@ describe("watchNamespaces and workspaceSelector with the chart's namespaced RBAC
   });
 
   it("serves the data API with the chart's certificate and only the chart's RBAC (SubjectAccessReviews, the authentication ConfigMap)", async () => {
-    const certs = getGround().certs;
-    if (certs === undefined) return;
+    if (getGround().certs === undefined) return;
     const op = operator!;
     const port = Number(/"message":"serving the data API"[^\n]*"port":(\d+)|"port":(\d+)[^\n]*"message":"serving the data API"/.exec(op.log())?.slice(1).find((p) => p !== undefined) ?? 0);
     expect(port).to.be.greaterThan(0);
-    const ask = (headers: Record<string, string>) => new Promise<number>((resolve, reject) => {
-      const req = httpsRequest({
-        host: "127.0.0.1", port, path: `/apis/data.workspacedb.io/v1alpha1/namespaces/${watched}/workspacetables`, method: "GET",
-        ca: readFileSync(join(getGround().root, `${id}-ca.crt`)), servername: `${fullname}-data-api.${SYSTEM_NAMESPACE}.svc`,
-        cert: readFileSync(certs.frontProxyClientCert), key: readFileSync(certs.frontProxyClientKey), headers,
-      }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      });
-      req.on("error", reject);
-      req.end();
-    });
+    const ask = async (headers: Record<string, string>) => (await requestDataApi(port, `/apis/data.workspacedb.io/v1alpha1/namespaces/${watched}/workspacetables`, {
+      ca: readFileSync(join(getGround().root, `${id}-ca.crt`), "utf8"), cert: frontProxyPair(), headers, service: `${fullname}-data-api`,
+    })).status;
     // 403, not 503: the ServiceAccount could ask the API server (a SubjectAccessReview), which said no.
     expect(await ask({ "X-Remote-User": "alice", "X-Remote-Group": "nobody-in-particular" })).to.equal(403);
     expect(await ask({ "X-Remote-User": "admin", "X-Remote-Group": "system:masters" })).to.equal(200);

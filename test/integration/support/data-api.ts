@@ -1,11 +1,12 @@
 // The data API on the test ground, set up the way the chart does it in a cluster: a serving
 // certificate for the Service's name, a Service (ExternalName to the loopback port the operator
 // listens on) and the APIService trusting the certificate's CA; plus the kubectl-wsdb plugin on PATH.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
 import { join } from "node:path";
 import { REPO_ROOT, getGround } from "../../ground/index.ts";
 import { freePort } from "../../ground/procs.ts";
-import type { TestCa } from "../../support/pki.ts";
+import type { KeyPair, TestCa } from "../../support/pki.ts";
 import { tools } from "./deploy.ts";
 import { SYSTEM_NAMESPACE, ensureNamespace, eventually } from "./fixtures.ts";
 
@@ -91,4 +92,31 @@ export function pluginBin(): string {
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, "kubectl-wsdb"), `#!/bin/sh\nexec "${process.execPath}" "${join(REPO_ROOT, "src", "cli", "kubectl-wsdb.ts")}" "$@"\n`, { mode: 0o755 });
   return bin;
+}
+
+/** The client certificate kube-apiserver's aggregator presents (the front proxy's). */
+export function frontProxyPair(): KeyPair {
+  const certs = getGround().certs;
+  if (certs === undefined) throw new Error("the front proxy's certificate needs the local ground");
+  return { cert: readFileSync(certs.frontProxyClientCert, "utf8"), key: readFileSync(certs.frontProxyClientKey, "utf8") };
+}
+
+/**
+ * GET on a data API port directly (not through kube-apiserver), trusting `ca` for the server name
+ * `service` in the system namespace, with an optional client certificate and headers.
+ */
+export function requestDataApi(port: number, path: string, opts: { ca: string; cert?: KeyPair; headers?: Record<string, string>; service?: string }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: "127.0.0.1", port, path, method: "GET", ca: opts.ca, servername: `${opts.service ?? DATA_API_SERVICE}.${SYSTEM_NAMESPACE}.svc`,
+      ...(opts.cert === undefined ? {} : { cert: opts.cert.cert, key: opts.cert.key }),
+      headers: opts.headers ?? {},
+    }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }
