@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: type check, lint, unit tests and integration tests against a real
-# kube-apiserver + etcd and a real PostgreSQL that the suite starts itself (see README).
+# kube-apiserver + etcd and a real PostgreSQL that the suite starts itself (see README); then the
+# PostgreSQL-facing integration tests again on every other supported major (the matrix).
 #
 # Usage: hack/test.sh [extra mocha arguments, e.g. --grep rotation]
-# Ends with the line "N passed, N failed".
+# Settings (environment):
+#   WSDB_PG_VERSION        the major of the whole suite's server (default 18)
+#   WSDB_MATRIX            the other majors the PostgreSQL-facing tests run on (default "14 15 16 17";
+#                          empty: none). Skipped when mocha arguments are given.
+#   WSDB_MATRIX_JOBS       how many majors run at once (default 2), each with a ground of its own
+# Prints one line per major with its server_version, and ends with the line "N passed, N failed"
+# over everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/node.sh
@@ -19,23 +26,83 @@ npm run --silent lint
 wsdb_log "build"
 npm run --silent build
 
-out="$(mktemp "${TMPDIR:-/tmp}/wsdb-test-output.XXXXXX")"
-trap 'rm -f "$out"' EXIT
-wsdb_log "mocha: unit and integration tests"
+# The PostgreSQL-facing tests: privileges, provisioning, rotation, drift, deletion, naming, adoption,
+# no-leaks, the tenant-isolation attacks, server status and a changed admin role; ground.test.ts
+# asserts that the server really runs the selected major (server_version_num).
+MATRIX_FILES=(
+  test/integration/ground.test.ts
+  'test/integration/postgres/*.test.ts'
+  test/integration/e2e/privileges.test.ts
+  test/integration/e2e/provision.test.ts
+  test/integration/e2e/rotation.test.ts
+  test/integration/e2e/drift.test.ts
+  test/integration/e2e/deletion.test.ts
+  test/integration/e2e/naming.test.ts
+  test/integration/e2e/adoption.test.ts
+  test/integration/e2e/no-leaks.test.ts
+  test/integration/e2e/isolation.test.ts
+  test/integration/e2e/server.test.ts
+  test/integration/e2e/admin-change.test.ts
+)
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/wsdb-test-output.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+# counts LOG: prints "passed failed skipped version" from a mocha log (colour codes removed first).
+counts() {
+  local summary passed failed pending version
+  summary="$(sed 's/\x1b\[[0-9;]*m//g' "$1")"
+  passed="$(sed -n 's/^ *\([0-9][0-9]*\) passing.*/\1/p' <<<"$summary" | tail -1)"
+  failed="$(sed -n 's/^ *\([0-9][0-9]*\) failing.*/\1/p' <<<"$summary" | tail -1)"
+  pending="$(sed -n 's/^ *\([0-9][0-9]*\) pending.*/\1/p' <<<"$summary" | tail -1)"
+  version="$(sed -n 's/^test ground ready .*PostgreSQL \([0-9][0-9.]*\) .*/\1/p' <<<"$summary" | head -1)"
+  echo "${passed:-0} ${failed:-0} ${pending:-0} ${version:-unknown}"
+}
+
+wsdb_log "mocha: unit and integration tests (PostgreSQL ${WSDB_PG_VERSION:-18})"
 set +e
-npx mocha --require test/ground/hooks.ts 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' "$@" 2>&1 | tee "$out"
+npx mocha --require test/ground/hooks.ts 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' "$@" 2>&1 | tee "$work/main.log"
 status=${PIPESTATUS[0]}
 set -e
-# Mocha's summary lines, with any colour codes removed first.
-summary="$(sed 's/\x1b\[[0-9;]*m//g' "$out")"
-passed="$(sed -n 's/^ *\([0-9][0-9]*\) passing.*/\1/p' <<<"$summary" | tail -1)"
-failed="$(sed -n 's/^ *\([0-9][0-9]*\) failing.*/\1/p' <<<"$summary" | tail -1)"
-pending="$(sed -n 's/^ *\([0-9][0-9]*\) pending.*/\1/p' <<<"$summary" | tail -1)"
-passed="${passed:-0}"
-failed="${failed:-0}"
+read -r passed failed pending version < <(counts "$work/main.log")
 if [[ $status -ne 0 && $failed -eq 0 ]]; then
   failed=1 # mocha itself failed (e.g. a global setup error) before counting
 fi
+skipped() { [[ $1 -gt 0 ]] && echo ", $1 skipped"; true; }
+lines=("PostgreSQL ${WSDB_PG_VERSION:-18} (server_version ${version}), whole suite: ${passed} passed, ${failed} failed$(skipped "$pending")")
+
+majors=()
+if [[ $# -eq 0 ]]; then
+  read -r -a majors <<<"${WSDB_MATRIX-14 15 16 17}"
+fi
+jobs_max="${WSDB_MATRIX_JOBS:-2}"
+if [[ ${#majors[@]} -gt 0 ]]; then
+  export WSDB_BIN_DIR="${WSDB_BIN_DIR:-$(bash hack/build-binaries.sh | tail -1)}"
+  wsdb_log "matrix: PostgreSQL-facing tests on PostgreSQL ${majors[*]}, ${jobs_max} at a time (logs shown as each ends)"
+  # Each major runs in its own mocha process with its own ground (kube-apiserver, etcd, PostgreSQL).
+  for major in "${majors[@]}"; do
+    while [[ $(jobs -rp | wc -l) -ge $jobs_max ]]; do wait -n || true; done
+    # shellcheck disable=SC2086 # the globs are mocha's to expand
+    (WSDB_PG_VERSION="$major" npx mocha --require test/ground/hooks.ts ${MATRIX_FILES[*]} >"$work/pg$major.log" 2>&1; echo $? >"$work/pg$major.status") &
+  done
+  wait || true
+  for major in "${majors[@]}"; do
+    echo
+    echo "===== PostgreSQL $major ====="
+    cat "$work/pg$major.log"
+    read -r p f s v < <(counts "$work/pg$major.log")
+    st="$(cat "$work/pg$major.status" 2>/dev/null || echo 1)"
+    if [[ $st -ne 0 && $f -eq 0 ]]; then f=1; fi
+    [[ $st -ne 0 ]] && status=1
+    lines+=("PostgreSQL $major (server_version $v), PostgreSQL-facing tests: $p passed, $f failed$(skipped "$s")")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    pending=$((pending + s))
+  done
+fi
+
 echo
-echo "${passed} passed, ${failed} failed${pending:+, ${pending} skipped}"
+printf '%s\n' "${lines[@]}"
+echo
+echo "${passed} passed, ${failed} failed$(skipped "$pending")"
 exit "$status"

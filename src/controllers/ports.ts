@@ -2,6 +2,7 @@
 import type { DatabaseServer } from "../api/types.ts";
 import type { ServerInfo } from "../postgres/admin.ts";
 import type { ClaimFacts } from "../postgres/claim.ts";
+import type { ControlGap } from "../postgres/control.ts";
 import type { LoginOutcome } from "../postgres/login-probe.ts";
 import type { MarkedPart, WorkspaceRef } from "../postgres/marker.ts";
 import type { ServerEndpoint } from "../postgres/server.ts";
@@ -25,6 +26,8 @@ export interface ServerSql {
   serverInfo(): Promise<ServerInfo>;
   /** Privileges the admin role lacks (e.g. `CREATEDB`); empty when it has all it needs. */
   missingAdminPrivileges(): Promise<string[]>;
+  /** Workspace logins and databases the admin cannot manage (an upgrade to 16+, a changed admin role), with a superuser's fix; null when none. */
+  controlGap(): Promise<ControlGap | null>;
   /** Markers and privileged attributes of the database and both roles, read now (one catalog query). */
   claimFacts(names: WorkspaceNames): Promise<ClaimFacts>;
   /**

@@ -1,6 +1,7 @@
 // Reconciles one DatabaseServer: finalizer while in use, connect with its admin Secret, check privileges, report.
 import { FINALIZER, type DatabaseServer, type DatabaseServerStatus, type WorkspaceDatabase } from "../api/types.ts";
 import type { KubePort } from "../kube/client.ts";
+import { controlGapMessage } from "../postgres/control.ts";
 import { isFenced } from "../runtime/fence.ts";
 import { READY, Reasons, findCondition, setCondition, type ConditionInput } from "./conditions.ts";
 import { sameJson } from "./equal.ts";
@@ -69,6 +70,8 @@ export async function reconcileServer(deps: ServerDeps, name: string, log: Log):
       );
     }
     status = { ...status, serverVersion: info.version, databases: info.databases, hardening: info.hardening };
+    const gap = await sql.controlGap();
+    if (gap !== null) throw new ReconcileFailure(Reasons.PermissionDenied, controlGapMessage(gap, sql.adminRole), { kind: "after", ms: 60_000 });
     condition = { type: READY, status: "True", reason: Reasons.Connected, message: `connected to PostgreSQL ${info.version}`, observedGeneration: server.metadata.generation };
     result = { requeueAfter: deps.recheckAfterMs };
   } catch (err) {

@@ -66,10 +66,12 @@ export function hardeningItems(facts: HardeningFacts): HardeningItem[] {
     items.push({
       name: "public-schema",
       message:
-        "on PostgreSQL 14 the bootstrap superuser owns schema public, so the admin cannot revoke CREATE on it from PUBLIC: " +
-        "every login that may connect to a workspace database can create objects in its public schema",
+        "on PostgreSQL 14 the bootstrap superuser owns schema public of every database created from template0, as workspace databases are, " +
+        "so the admin cannot revoke CREATE on it from PUBLIC: the read-only login (after turning default_transaction_read_only off) " +
+        "can create objects in its workspace's public schema; once a superuser has run the statements in a workspace database, the operator keeps it revoked there",
       statements: [
-        "-- in template1 and in each workspace database:",
+        "-- in each workspace database, once after it is created; at its next pass the operator grants CREATE on public to the " +
+          "read/write login in its own right (add GRANT ALL ON SCHEMA public TO \"<read/write login>\"; to skip the wait):",
         "ALTER SCHEMA public OWNER TO pg_database_owner;",
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
       ],

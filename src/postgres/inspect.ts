@@ -12,8 +12,11 @@ SELECT
   (SELECT json_build_object(
             'publicCanCreate', EXISTS (SELECT 1 FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
                                        WHERE a.grantee = 0 AND a.privilege_type = 'CREATE'),
+            'adminControls', pg_has_role(current_user, n.nspowner, 'USAGE'),
             'readWriteCanUse', coalesce(has_schema_privilege((SELECT oid FROM rw), n.oid, 'USAGE'), false),
-            'readWriteCanCreate', coalesce(has_schema_privilege((SELECT oid FROM rw), n.oid, 'CREATE'), false))
+            'readWriteCanCreate', coalesce(has_schema_privilege((SELECT oid FROM rw), n.oid, 'CREATE'), false),
+            'readWriteGranted', (SELECT count(DISTINCT a.privilege_type) FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+                                 WHERE a.grantee = (SELECT oid FROM rw) AND a.privilege_type IN ('USAGE', 'CREATE')) = 2)
    FROM pg_namespace n WHERE n.nspname = 'public') AS public_schema,
   coalesce((SELECT json_agg(json_build_object('schema', n.nspname, 'name', n.nspname, 'grantable', pg_has_role(current_user, n.nspowner, 'USAGE'))
                             ORDER BY n.nspname)

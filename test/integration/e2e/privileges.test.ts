@@ -11,6 +11,8 @@ import {
   readSecret,
   setupServer,
   sqlErrorCode,
+  getWorkspace,
+  hardenPublicSchemaOn14,
   unique,
   waitReady,
   withLogin,
@@ -50,6 +52,9 @@ describe("privileges (end to end)", function () {
     roA = (await readSecret(ns, "alpha-ro"))!;
     rwB = (await readSecret(ns, "beta-rw"))!;
     roB = (await readSecret(ns, "beta-ro"))!;
+    // On 14, what status.hardening tells a superuser to run once per workspace database.
+    await hardenPublicSchemaOn14(dbA, rwA.username!);
+    await hardenPublicSchemaOn14(dbB, rwB.username!);
   });
   after(async () => {
     await operator?.stop();
@@ -166,15 +171,17 @@ describe("privileges (end to end)", function () {
       await c.query("SET default_transaction_read_only = off");
       return c.query(`CREATE TABLE public.${table} (id int)`).then(() => true, () => false);
     });
-    // As on managed services whose template databases still let PUBLIC create in public.
-    await asSuperuser("template1", async (c) => c.query("GRANT CREATE ON SCHEMA public TO PUBLIC"));
+    // As on managed services whose template databases still let PUBLIC create in public (14's default).
+    const alreadyGranted = getGround().postgres.major <= 14;
+    if (!alreadyGranted) await asSuperuser("template1", async (c) => c.query("GRANT CREATE ON SCHEMA public TO PUBLIC"));
     try {
       await createWorkspace(ns, "gamma");
       await waitReady(ns, "gamma");
     } finally {
-      await asSuperuser("template1", async (c) => c.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC"));
+      if (!alreadyGranted) await asSuperuser("template1", async (c) => c.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC"));
     }
     const roG = (await readSecret(ns, "gamma-ro"))!;
+    await hardenPublicSchemaOn14((await getWorkspace(ns, "gamma"))!.status!.database!, (await readSecret(ns, "gamma-rw"))!.username!);
     expect(await canCreate(roG.uri!, "from_template")).to.equal(false);
 
     // Granted again behind the operator's back: repaired on the next resync.

@@ -126,6 +126,15 @@ export async function provision(server: ServerConnection, prefix = "it"): Promis
   return ws;
 }
 
+/**
+ * On PostgreSQL 14, runs in `database` what status.hardening's "public-schema" entry tells a
+ * superuser to run (there the bootstrap superuser owns schema public); nothing on 15 and later.
+ */
+export async function hardenPublicSchemaOn14(database: string): Promise<void> {
+  if (getGround().postgres.major > 14) return;
+  await superQuery("ALTER SCHEMA public OWNER TO pg_database_owner; REVOKE CREATE ON SCHEMA public FROM PUBLIC", [], database);
+}
+
 /** The SQLSTATE `fn` fails with; throws if it succeeds. */
 export async function failsWith(fn: () => Promise<unknown>): Promise<string> {
   try {

@@ -4,7 +4,7 @@ import type pg from "pg";
 import { getGround } from "../../ground/index.ts";
 import { planWorkspace } from "../../../src/postgres/plan.ts";
 import type { ServerConnection } from "../../../src/postgres/server.ts";
-import { asUser, connectAs, dropWorkspace, expectNoPasswordInLog, failsWith, openAdmin, provision, superQuery, uniqueName } from "./helpers.ts";
+import { asUser, connectAs, dropWorkspace, expectNoPasswordInLog, failsWith, hardenPublicSchemaOn14, openAdmin, provision, superQuery, uniqueName } from "./helpers.ts";
 import type { TestWorkspace } from "./helpers.ts";
 import { applyPlan, convergeWorkspace, inspectWorkspace } from "../../../src/postgres/workspace.ts";
 
@@ -42,6 +42,11 @@ describe("postgres privileges (integration)", function () {
     server = await openAdmin();
     a = await provision(server, "priv_a");
     b = await provision(server, "priv_b");
+    // On 14 the superuser's one-time statements of status.hardening; the operator keeps them from then on.
+    for (const ws of [a, b]) {
+      await hardenPublicSchemaOn14(ws.names.database);
+      await convergeWorkspace(server, ws.desired);
+    }
     await asUser(a.names.database, a.names.readWrite, a.passwords.readWrite, async (c) => {
       for (const statement of RW_SETUP) await c.query(statement);
     });
@@ -154,6 +159,40 @@ describe("postgres privileges (integration)", function () {
     await ro(async (c) => {
       for (const query of READS) await c.query(query);
     });
+  });
+
+  it("judges schema public by its ACL: revoked on 15 and later, reported in status.hardening and left to a superuser on 14", async () => {
+    const c = await provision(server, "priv_c");
+    try {
+      const { major } = getGround().postgres;
+      const version = await superQuery<{ n: string }>("SELECT current_setting('server_version_num') AS n");
+      expect(Math.floor(Number(version[0]!.n) / 10_000)).to.equal(major);
+      const state = await inspectWorkspace(server, c.names);
+      expect(planWorkspace(state, c.desired)).to.deep.equal([]);
+      const hardening = (await server.serverInfo()).hardening.map((h) => h.name);
+      const createInPublic = (): Promise<unknown> => asUser(c.names.database, c.names.readOnly, c.passwords.readOnly, async (cl) => {
+        await cl.query("SET default_transaction_read_only = off");
+        await cl.query("CREATE TABLE public.by_ro (x int)");
+      });
+      if (major <= 14) {
+        expect(state.inside!.publicSchema).to.deep.include({ publicCanCreate: true, adminControls: false });
+        expect(hardening).to.include("public-schema");
+        await createInPublic(); // the documented gap
+        await hardenPublicSchemaOn14(c.names.database);
+        // Now that the admin controls public, the read/write login gets CREATE there in its own right.
+        expect(planWorkspace(await inspectWorkspace(server, c.names), c.desired).map((s) => s.sql)).to.deep.equal([`GRANT ALL ON SCHEMA "public" TO "${c.names.readWrite}"`]);
+        await convergeWorkspace(server, c.desired);
+        await superQuery("GRANT CREATE ON SCHEMA public TO PUBLIC", [], c.names.database);
+        expect(planWorkspace(await inspectWorkspace(server, c.names), c.desired).map((s) => s.sql)).to.deep.equal(['REVOKE CREATE ON SCHEMA "public" FROM PUBLIC']);
+        await convergeWorkspace(server, c.desired);
+      } else {
+        expect(state.inside!.publicSchema).to.deep.include({ publicCanCreate: false, adminControls: true });
+        expect(hardening).not.to.include("public-schema");
+      }
+      expect(await failsWith(createInPublic)).to.equal("42501");
+    } finally {
+      await dropWorkspace(server, c.names);
+    }
   });
 
   it("keeps each workspace's logins out of the other's database", async () => {

@@ -202,6 +202,24 @@ export async function asSuperuser<T>(database: string, fn: (client: pg.Client) =
   return withLogin(url.toString(), fn);
 }
 
+/**
+ * On PostgreSQL 14 (where the bootstrap superuser owns schema public), runs what the server's
+ * status.hardening "public-schema" entry tells a superuser to run in `database`, then waits until the
+ * operator has granted CREATE on public to the read/write login `readWrite` in its own right (its next
+ * pass); nothing on 15 and later.
+ */
+export async function hardenPublicSchemaOn14(database: string, readWrite: string): Promise<void> {
+  if (getGround().postgres.major > 14) return;
+  await asSuperuser(database, (c) => c.query("ALTER SCHEMA public OWNER TO pg_database_owner; REVOKE CREATE ON SCHEMA public FROM PUBLIC"));
+  await eventually(`the operator grants CREATE on public to ${readWrite}`, () => asSuperuser(database, async (c) => {
+    const { rows } = await c.query<{ ok: boolean }>(
+      "SELECT EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = 'public' AND a.grantee = $1::regrole AND a.privilege_type = 'CREATE') AS ok",
+      [`"${readWrite.replaceAll('"', '""')}"`],
+    );
+    return rows[0]?.ok === true ? true : undefined;
+  }), 60_000, 500);
+}
+
 /** A unique lower-case suffix for object names. */
 export function unique(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;

@@ -43,7 +43,7 @@ function healthy(): WorkspaceState {
     readWrite: { comment: RW_MARKER, canLogin: true, connectionLimit: 50, config: {}, databaseConfig: {}, adminIsMember: true },
     readOnly: { comment: RO_MARKER, canLogin: true, connectionLimit: 50, config: { default_transaction_read_only: "on" }, databaseConfig: {}, adminIsMember: true },
     inside: {
-      publicSchema: { publicCanCreate: false, readWriteCanUse: true, readWriteCanCreate: true },
+      publicSchema: { publicCanCreate: false, adminControls: true, readWriteCanUse: true, readWriteCanCreate: true, readWriteGranted: true },
       schemasWithoutReadOnlyUsage: [],
       tablesWithoutReadOnlySelect: [],
       sequencesWithoutReadOnlySelect: [],
@@ -123,8 +123,20 @@ describe("postgres/plan", () => {
       ['REVOKE ALL ON DATABASE "malaria" FROM PUBLIC']],
     ["PUBLIC allowed to create in public", (s) => { s.inside!.publicSchema!.publicCanCreate = true; },
       ['REVOKE CREATE ON SCHEMA "public" FROM PUBLIC']],
-    ["rw lost CREATE on public", (s) => { s.inside!.publicSchema!.readWriteCanCreate = false; },
+    ["rw lost CREATE on public", (s) => { s.inside!.publicSchema!.readWriteCanCreate = false; s.inside!.publicSchema!.readWriteGranted = false; },
       ['GRANT ALL ON SCHEMA "public" TO "malaria"']],
+    ["rw creates in public only through PUBLIC (revoked and granted in one plan)", (s) => {
+      s.inside!.publicSchema!.publicCanCreate = true;
+      s.inside!.publicSchema!.readWriteGranted = false;
+    }, ['REVOKE CREATE ON SCHEMA "public" FROM PUBLIC', 'GRANT ALL ON SCHEMA "public" TO "malaria"']],
+    ["a public schema the admin does not control, where rw may create (PostgreSQL 14)", (s) => {
+      s.inside!.publicSchema!.adminControls = false;
+      s.inside!.publicSchema!.readWriteGranted = false;
+    }, []],
+    ["PUBLIC may create in public, owned by the bootstrap superuser (PostgreSQL 14: reported in status.hardening, not retried)", (s) => {
+      s.inside!.publicSchema!.publicCanCreate = true;
+      s.inside!.publicSchema!.adminControls = false;
+    }, []],
     ["no public schema (nothing to do there)", (s) => { s.inside!.publicSchema = null; }, []],
     ["rw lost TEMPORARY", (s) => { s.database!.readWritePrivileges = ["CONNECT", "CREATE"]; },
       ['GRANT TEMPORARY ON DATABASE "malaria" TO "malaria"']],
@@ -179,6 +191,12 @@ describe("postgres/plan", () => {
       expect(sqlOf(state, desired(spec))).to.deep.equal(expected);
     });
   }
+
+  it("names the superuser's statement when the read/write login lacks CREATE on a public schema the admin cannot change", () => {
+    const state = healthy();
+    state.inside!.publicSchema = { publicCanCreate: false, adminControls: false, readWriteCanUse: true, readWriteCanCreate: false, readWriteGranted: false };
+    expect(() => planWorkspace(state, desired())).to.throw(PostgresError, /ALTER SCHEMA public OWNER TO pg_database_owner/).with.property("kind", "PermissionDenied");
+  });
 
   it("batches many grants", () => {
     const state = healthy();
