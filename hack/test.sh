@@ -27,7 +27,7 @@ wsdb_log "build"
 npm run --silent build
 
 # The PostgreSQL-facing tests: privileges, provisioning, rotation, drift, deletion, naming, adoption,
-# no-leaks, the tenant-isolation attacks, server status and a changed admin role; ground.test.ts
+# no-leaks, the tenant-isolation attacks, server status, a changed admin role and a NOINHERIT admin; ground.test.ts
 # asserts that the server really runs the selected major (server_version_num).
 MATRIX_FILES=(
   test/integration/ground.test.ts
@@ -43,6 +43,7 @@ MATRIX_FILES=(
   test/integration/e2e/isolation.test.ts
   test/integration/e2e/server.test.ts
   test/integration/e2e/admin-change.test.ts
+  test/integration/e2e/noinherit.test.ts
 )
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/wsdb-test-output.XXXXXX")"

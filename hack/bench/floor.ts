@@ -16,17 +16,29 @@ export interface FloorKube {
   patchStatus(obj: WorkspaceDatabase, status: WorkspaceDatabase["status"]): Promise<void>;
 }
 
-/** The state of a server where the workspace does not exist yet. */
-export function freshState(admin: string): WorkspaceState {
-  return { admin, database: null, readWrite: null, readOnly: null, inside: null };
+/** The state of a server of major `major` where the workspace does not exist yet. */
+export function freshState(admin: string, major: number): WorkspaceState {
+  return { admin, major, database: null, readWrite: null, readOnly: null, inside: null };
 }
 
 /**
  * The statements that provision a fresh workspace: exactly the operator's plan for a workspace that
  * does not exist yet (a unit test pins that the two stay the same, so the ratio cannot be gamed).
  */
-export function floorStatements(admin: string, desired: DesiredWorkspace): SqlStatement[] {
-  return planWorkspace(freshState(admin), desired);
+export function floorStatements(admin: string, major: number, desired: DesiredWorkspace): SqlStatement[] {
+  return planWorkspace(freshState(admin, major), desired);
+}
+
+/** Each connection's server major, read once (not a cost of the floor's passes). */
+const majors = new WeakMap<ServerConnection, number>();
+
+async function majorOf(sql: ServerConnection): Promise<number> {
+  let major = majors.get(sql);
+  if (major === undefined) {
+    major = Math.floor((await sql.serverInfo()).versionNumber / 10_000);
+    majors.set(sql, major);
+  }
+  return major;
 }
 
 /**
@@ -47,7 +59,7 @@ export async function floorProvision(sql: ServerConnection, kube: FloorKube, obj
     extensions: [],
     verifiers: { readWrite: () => verifiers.readWrite, readOnly: () => verifiers.readOnly },
   };
-  await applyPlan(sql, floorStatements(sql.adminRole, desired));
+  await applyPlan(sql, floorStatements(sql.adminRole, await majorOf(sql), desired));
   for (const [role, password] of [[names.readWrite, passwords.readWrite], [names.readOnly, passwords.readOnly]] as const) {
     const outcome = await sql.probeLogin(database, role, password);
     if (outcome.kind !== "accepted") throw new Error(`floor: ${role} did not log in (${outcome.kind})`);

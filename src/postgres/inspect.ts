@@ -3,6 +3,13 @@ import { EXTENSIONS_SCHEMA, type DefaultPrivilegesState, type InsideState, type 
 import type { WorkspaceNames } from "./state.ts";
 import type { Queryable } from "./queryable.ts";
 
+// Whether the admin may grant on an object of owner \`o\`: with the owner's privileges, or (a NOINHERIT
+// admin before 16, member without them) by acting as the owner, whose name is then \`actAs\`.
+const actAs = (o: string): string =>
+  `CASE WHEN NOT pg_has_role(current_user, ${o}, 'USAGE') AND current_setting('server_version_num')::int < 160000
+             AND pg_has_role(current_user, ${o}, 'MEMBER') THEN pg_get_userbyid(${o}) END`;
+const grantableBy = (o: string): string => `'grantable', pg_has_role(current_user, ${o}, 'USAGE') OR (${actAs(o)}) IS NOT NULL, 'actAs', ${actAs(o)}`;
+
 const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'`;
 
 // $1 read/write login, $2 read-only login, $3 the extensions schema, $4 the admin role: one round trip.
@@ -12,18 +19,19 @@ SELECT
   (SELECT json_build_object(
             'publicCanCreate', EXISTS (SELECT 1 FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
                                        WHERE a.grantee = 0 AND a.privilege_type = 'CREATE'),
-            'adminControls', pg_has_role(current_user, n.nspowner, 'USAGE'),
+            'adminControls', pg_has_role(current_user, n.nspowner, 'USAGE') OR (${actAs("n.nspowner")}) IS NOT NULL,
+            'actAs', ${actAs("n.nspowner")},
             'readWriteCanUse', coalesce(has_schema_privilege((SELECT oid FROM rw), n.oid, 'USAGE'), false),
             'readWriteCanCreate', coalesce(has_schema_privilege((SELECT oid FROM rw), n.oid, 'CREATE'), false),
             'readWriteGranted', (SELECT count(DISTINCT a.privilege_type) FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
                                  WHERE a.grantee = (SELECT oid FROM rw) AND a.privilege_type IN ('USAGE', 'CREATE')) = 2)
    FROM pg_namespace n WHERE n.nspname = 'public') AS public_schema,
-  coalesce((SELECT json_agg(json_build_object('schema', n.nspname, 'name', n.nspname, 'grantable', pg_has_role(current_user, n.nspowner, 'USAGE'))
+  coalesce((SELECT json_agg(json_build_object('schema', n.nspname, 'name', n.nspname, ${grantableBy("n.nspowner")})
                             ORDER BY n.nspname)
             FROM pg_namespace n
             WHERE ${SYSTEM_SCHEMAS}
               AND NOT coalesce(has_schema_privilege((SELECT oid FROM ro), n.oid, 'USAGE'), false)), '[]') AS schemas,
-  coalesce((SELECT json_agg(json_build_object('schema', n.nspname, 'name', c.relname, 'grantable', pg_has_role(current_user, c.relowner, 'USAGE'),
+  coalesce((SELECT json_agg(json_build_object('schema', n.nspname, 'name', c.relname, ${grantableBy("c.relowner")},
                                               'sequence', c.relkind = 'S')
                             ORDER BY n.nspname, c.relname)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -42,10 +50,13 @@ SELECT
             WHERE d.defaclnamespace = 0 AND creator.rolname IN ($1, $4) AND a.grantee = (SELECT oid FROM ro)
               AND ((d.defaclobjtype IN ('r', 'S') AND a.privilege_type = 'SELECT') OR (d.defaclobjtype = 'n' AND a.privilege_type = 'USAGE'))), '[]') AS default_privileges`;
 
+/** A MissingGrant as the query returns it (actAs null when not needed). */
+type GrantRow = Omit<MissingGrant, "actAs"> & { actAs: string | null };
+
 interface InsideRow {
   public_schema: InsideState["publicSchema"];
-  schemas: MissingGrant[];
-  relations: (MissingGrant & { sequence: boolean })[];
+  schemas: GrantRow[];
+  relations: (GrantRow & { sequence: boolean })[];
   extensions: InsideState["extensions"];
   extensions_schema: InsideState["extensionsSchema"];
   /** JSON texts of {creator, type}. */
@@ -61,10 +72,11 @@ export async function inspectInside(db: Queryable, names: WorkspaceNames, admin:
     const types = new Set(defaults.filter((d) => d.creator === creator).map((d) => d.type));
     return { tables: types.has("r"), sequences: types.has("S"), schemas: types.has("n") };
   };
-  const missing = (r: MissingGrant): MissingGrant => ({ schema: r.schema, name: r.name, grantable: r.grantable });
+  const missing = (r: GrantRow): MissingGrant =>
+    ({ schema: r.schema, name: r.name, grantable: r.grantable, ...(r.actAs !== null ? { actAs: r.actAs } : {}) });
   return {
     publicSchema: row.public_schema,
-    schemasWithoutReadOnlyUsage: row.schemas,
+    schemasWithoutReadOnlyUsage: row.schemas.map(missing),
     tablesWithoutReadOnlySelect: row.relations.filter((r) => !r.sequence).map(missing),
     sequencesWithoutReadOnlySelect: row.relations.filter((r) => r.sequence).map(missing),
     defaultPrivileges: { readWrite: defaultsOf(names.readWrite), admin: defaultsOf(admin) },

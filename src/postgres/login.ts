@@ -16,22 +16,34 @@ export async function setPassword(server: ServerAccess, role: string, verifier: 
  * Terminates every session of `role` and waits (up to 5 s) until they are gone; returns how many were
  * signalled. Ending a role's sessions needs the admin to have its privileges: on PostgreSQL 14 a login
  * can revoke the admin's membership in itself, so that membership is granted again first when missing.
- * Only ever called for a role proven to be the workspace's own.
+ * A NOINHERIT admin before 16 (a member without the login's privileges) ends them as the login, with
+ * SET ROLE on a client of its own. Only ever called for a role proven to be the workspace's own.
  */
 export async function terminateSessions(server: ServerAccess, role: string): Promise<number> {
   const context = `terminating sessions of ${role}`;
-  const [member] = await server.query<{ ok: boolean }>(context, "SELECT pg_has_role(current_user, oid, 'USAGE') AS ok FROM pg_roles WHERE rolname = $1", [role]);
-  if (member !== undefined && !member.ok) {
-    const grant = sql.grantRoleToAdmin(role);
-    await server.query(grant.summary, grant.sql);
-  }
-  const rows = await server.query<{ pid: number }>(
+  const [facts] = await server.query<{ privileges: boolean; member: boolean; inherits: boolean; major: number; database: string }>(
     context,
-    // MATERIALIZED: pg_terminate_backend must only ever see this role's sessions, whatever the planner does.
-    `WITH s AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid())
-     SELECT pid FROM s WHERE pg_terminate_backend(pid)`,
+    `SELECT pg_has_role(current_user, oid, 'USAGE') AS privileges, pg_has_role(current_user, oid, 'MEMBER') AS member,
+            (SELECT rolinherit OR rolsuper FROM pg_roles WHERE rolname = current_user) AS inherits,
+            current_setting('server_version_num')::int / 10000 AS major, current_database() AS database
+     FROM pg_roles WHERE rolname = $1`,
     [role],
   );
+  const setRole = facts !== undefined && !facts.privileges && facts.major < 16 && !facts.inherits;
+  if (facts !== undefined && !facts.privileges && !(setRole && facts.member)) {
+    const grant = sql.grantRoleToAdmin(role, facts.major);
+    await server.query(grant.summary, grant.sql);
+  }
+  // MATERIALIZED: pg_terminate_backend must only ever see this role's sessions, whatever the planner does.
+  // Qualified: as the login (SET ROLE), nothing it may have created can stand in for a built-in.
+  const terminate = `WITH s AS MATERIALIZED (SELECT pid FROM pg_catalog.pg_stat_activity WHERE usename = $1 AND pid <> pg_catalog.pg_backend_pid())
+     SELECT pid FROM s WHERE pg_catalog.pg_terminate_backend(pid)`;
+  const rows = setRole
+    ? await server.withDatabase(facts.database, async (db) => {
+      await db.query(`SET ROLE ${sql.quoteIdent(role)}`);
+      return (await db.query<{ pid: number }>(terminate, [role])).rows;
+    })
+    : await server.query<{ pid: number }>(context, terminate, [role]);
   const pids = rows.map((r) => r.pid);
   const deadline = Date.now() + TERMINATE_WAIT_MS;
   while (pids.length > 0) {

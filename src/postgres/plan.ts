@@ -34,8 +34,8 @@ export function planWorkspace(state: WorkspaceState, desired: DesiredWorkspace):
   const out: SqlStatement[] = [];
   const db = state.database;
 
-  out.push(...planLogin(state.readWrite, readWrite, "read-write", desired.verifiers.readWrite, desired, state.admin));
-  out.push(...planLogin(state.readOnly, readOnly, "read-only", desired.verifiers.readOnly, desired, state.admin));
+  out.push(...planLogin(state.readWrite, readWrite, "read-write", desired.verifiers.readWrite, desired, state.admin, state.major));
+  out.push(...planLogin(state.readOnly, readOnly, "read-only", desired.verifiers.readOnly, desired, state.admin, state.major));
   if (!isOn(state.readOnly?.config["default_transaction_read_only"])) out.push(sql.alterRoleReadOnlyDefault(readOnly));
   const override = state.readOnly?.databaseConfig["default_transaction_read_only"];
   if (override !== undefined && !isOn(override)) out.push(sql.resetRoleReadOnlyInDatabase(readOnly, database));
@@ -69,11 +69,11 @@ export function planWorkspace(state: WorkspaceState, desired: DesiredWorkspace):
   const roExtra = (db?.readOnlyPrivileges ?? []).filter((p) => p !== "CONNECT");
   if (roExtra.length > 0) out.push(sql.revokeOnDatabase(database, roExtra, readOnly));
 
-  out.push(...planInside(state.inside, desired, state.admin, state.readWrite !== null));
+  out.push(...planInside(state.inside, desired, state.admin, state.readWrite !== null, state.major));
   return out;
 }
 
-function planLogin(role: RoleState | null, name: string, part: MarkedPart, verifier: () => string, desired: DesiredWorkspace, admin: string): SqlStatement[] {
+function planLogin(role: RoleState | null, name: string, part: MarkedPart, verifier: () => string, desired: DesiredWorkspace, admin: string, major: number): SqlStatement[] {
   const out: SqlStatement[] = [];
   if (role === null) {
     out.push(sql.createLoginRole(name, verifier(), desired.connectionLimit, formatMarker(desired.owner, part)));
@@ -84,19 +84,23 @@ function planLogin(role: RoleState | null, name: string, part: MarkedPart, verif
     if (!role.canLogin) out.push(sql.enableLogin(name, verifier()));
     if (role.connectionLimit !== desired.connectionLimit) out.push(sql.alterRoleConnectionLimit(name, desired.connectionLimit));
   }
-  if (role === null || !role.adminIsMember) out.push(sql.grantRoleMembership(name, admin));
+  if (role === null || !role.adminIsMember) out.push(sql.grantRoleMembership(name, admin, major));
   return out;
 }
 
-function planInside(inside: InsideState | null, desired: DesiredWorkspace, admin: string, readWriteExists: boolean): SqlStatement[] {
+function planInside(inside: InsideState | null, desired: DesiredWorkspace, admin: string, readWriteExists: boolean, major: number): SqlStatement[] {
   const { database, readWrite, readOnly } = desired.names;
   const out: SqlStatement[] = [];
   const pub = inside === null ? null : inside.publicSchema;
   if (inside === null) {
-    out.push(sql.revokeCreateOnSchemaFromPublic(database, "public"), sql.grantAllOnSchema(database, "public", readWrite));
+    // A new database (from template0): before 16 public belongs to pg_database_owner (15) or the bootstrap
+    // superuser (14), and a NOINHERIT admin, its owner, has pg_database_owner's privileges only through SET ROLE.
+    const as = major < 16 ? "pg_database_owner" : undefined;
+    out.push(sql.asRole(as, sql.revokeCreateOnSchemaFromPublic(database, "public")), sql.asRole(as, sql.grantAllOnSchema(database, "public", readWrite)));
   } else if (pub !== null && pub.adminControls) {
-    if (pub.publicCanCreate) out.push(sql.revokeCreateOnSchemaFromPublic(database, "public"));
-    if (!pub.readWriteGranted) out.push(sql.grantAllOnSchema(database, "public", readWrite));
+    const as = pub.actAs ?? undefined;
+    if (pub.publicCanCreate) out.push(sql.asRole(as, sql.revokeCreateOnSchemaFromPublic(database, "public")));
+    if (!pub.readWriteGranted) out.push(sql.asRole(as, sql.grantAllOnSchema(database, "public", readWrite)));
   } else if (pub !== null && readWriteExists && !(pub.readWriteCanUse && pub.readWriteCanCreate)) {
     // On 14 the bootstrap superuser owns public: PUBLIC keeps CREATE there (status.hardening says how
     // a superuser hands it to pg_database_owner), judged from the ACL rather than retried. A login
@@ -117,13 +121,15 @@ function planInside(inside: InsideState | null, desired: DesiredWorkspace, admin
   if (inside === null) {
     out.push(sql.grantUsageOnSchemas(database, ["public"], readOnly));
   } else {
-    const schemas = inside.schemasWithoutReadOnlyUsage.filter((s) => s.grantable).map((s) => s.name);
-    for (const batch of batches(schemas)) out.push(sql.grantUsageOnSchemas(database, batch, readOnly));
-    for (const batch of batches(grantable(inside.tablesWithoutReadOnlySelect))) {
-      out.push(sql.grantSelectOnTables(database, batch, readOnly));
+    // Grouped by the role to act as (none: the admin's own privileges), in the order first seen.
+    for (const [as, missing] of byActor(inside.schemasWithoutReadOnlyUsage)) {
+      for (const batch of batches(missing.map((m) => m.name))) out.push(sql.asRole(as, sql.grantUsageOnSchemas(database, batch, readOnly)));
     }
-    for (const batch of batches(grantable(inside.sequencesWithoutReadOnlySelect))) {
-      out.push(sql.grantSelectOnSequences(database, batch, readOnly));
+    for (const [as, missing] of byActor(inside.tablesWithoutReadOnlySelect)) {
+      for (const batch of batches(missing.map(qualified))) out.push(sql.asRole(as, sql.grantSelectOnTables(database, batch, readOnly)));
+    }
+    for (const [as, missing] of byActor(inside.sequencesWithoutReadOnlySelect)) {
+      for (const batch of batches(missing.map(qualified))) out.push(sql.asRole(as, sql.grantSelectOnSequences(database, batch, readOnly)));
     }
   }
 
@@ -170,8 +176,20 @@ function sameSearchPath(stored: string | undefined, want: readonly string[]): bo
   return parts.length === want.length && parts.every((p, i) => p === want[i]);
 }
 
-function grantable(missing: readonly MissingGrant[]): QualifiedName[] {
-  return missing.filter((m) => m.grantable).map((m) => ({ schema: m.schema, name: m.name }));
+/** The grantable entries of `missing`, grouped by the role to act as (undefined: the admin itself). */
+function byActor(missing: readonly MissingGrant[]): Map<string | undefined, MissingGrant[]> {
+  const out = new Map<string | undefined, MissingGrant[]>();
+  for (const m of missing) {
+    if (!m.grantable) continue;
+    const group = out.get(m.actAs);
+    if (group === undefined) out.set(m.actAs, [m]);
+    else group.push(m);
+  }
+  return out;
+}
+
+function qualified(m: MissingGrant): QualifiedName {
+  return { schema: m.schema, name: m.name };
 }
 
 function batches<T>(items: readonly T[]): T[][] {

@@ -262,13 +262,15 @@ export class ServerConnection implements ServerAccess, ServerSql {
   async mark(owner: WorkspaceRef, names: WorkspaceNames, parts: readonly MarkedPart[]): Promise<void> {
     for (const part of parts) {
       if (part === "database") {
-        const [db] = await this.query<{ owner: string; member: boolean }>(
+        const [db] = await this.query<{ owner: string; member: boolean; major: number }>(
           `reading the owner of database ${names.database}`,
-          "SELECT pg_get_userbyid(datdba) AS owner, pg_has_role(current_user, datdba, 'USAGE') AS member FROM pg_database WHERE datname = $1",
+          `SELECT pg_get_userbyid(datdba) AS owner, pg_has_role(current_user, datdba, 'USAGE') AS member,
+                  current_setting('server_version_num')::int / 10000 AS major
+           FROM pg_database WHERE datname = $1`,
           [names.database],
         );
         if (db !== undefined && !db.member && (db.owner === names.readWrite || db.owner === names.readOnly)) {
-          const grant = sql.grantRoleMembership(db.owner, this.endpoint.user);
+          const grant = sql.grantRoleMembership(db.owner, this.endpoint.user, db.major);
           await this.query(grant.summary, grant.sql);
         }
       }

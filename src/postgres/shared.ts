@@ -9,6 +9,8 @@ import type { DatabaseState, RoleState, WorkspaceNames } from "./state.ts";
 export interface SharedFacts {
   /** The connected admin role (`current_user`). */
   admin: string;
+  /** The server's major version, e.g. 18. */
+  major: number;
   claim: ClaimFacts;
   database: DatabaseState | null;
   readWrite: RoleState | null;
@@ -20,7 +22,7 @@ export interface SharedFacts {
 const SHARED_QUERY = `
 WITH w AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS w(database, read_write, read_only)),
      r AS (SELECT w.read_write AS name, w.database FROM w UNION SELECT w.read_only, w.database FROM w)
-SELECT current_user AS admin,
+SELECT current_user AS admin, current_setting('server_version_num')::int / 10000 AS major,
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT d.datname AS name, shobj_description(d.oid, 'pg_database') AS comment, d.datistemplate AS is_template,
             d.datallowconn AS allow_connections, d.datname = current_database() AS is_maintenance,
@@ -44,7 +46,7 @@ SELECT current_user AS admin,
             o.rolconnlimit AS connection_limit, coalesce(o.rolconfig, '{}') AS config,
             coalesce((SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
                       WHERE s.setrole = o.oid AND d.datname = r.database), '{}') AS database_config,
-            pg_has_role(current_user, o.oid, 'USAGE') AS admin_is_member,
+            pg_has_role(current_user, o.oid, CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'USAGE' ELSE 'MEMBER' END) AS admin_is_member,
             coalesce((SELECT array_agg(DISTINCT g.rolname::text) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
                       WHERE m.member = o.oid), '{}') AS member_of,
             coalesce((SELECT array_agg(DISTINCT g.rolname::text) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.member
@@ -101,7 +103,7 @@ export async function readSharedFacts(server: ServerAccess, workspaces: readonly
   const context = workspaces.length === 1
     ? `reading database ${workspaces[0]!.database} and its logins`
     : `reading the databases and logins of ${workspaces.length} workspaces`;
-  const rows = await server.query<{ admin: string; databases: DatabaseRow[]; roles: RoleRow[] }>(context, SHARED_QUERY, [
+  const rows = await server.query<{ admin: string; major: number; databases: DatabaseRow[]; roles: RoleRow[] }>(context, SHARED_QUERY, [
     workspaces.map((w) => w.database),
     workspaces.map((w) => w.readWrite),
     workspaces.map((w) => w.readOnly),
@@ -116,6 +118,7 @@ export async function readSharedFacts(server: ServerAccess, workspaces: readonly
     const ro = roles.get(`${names.database}\u0000${names.readOnly}`);
     out.set(names.database, {
       admin: row.admin,
+      major: row.major,
       claim: {
         database: db === undefined ? null : {
           comment: db.comment,

@@ -181,14 +181,32 @@ export function resetRoleReadOnlyInDatabase(role: string, database: string): Sql
   );
 }
 
-/** `GRANT role TO member`: membership, so `member` can act for `role`. */
-export function grantRoleMembership(role: string, member: string): SqlStatement {
-  return maintenance(`GRANT ${quoteIdent(role)} TO ${quoteIdent(member)}`, `grant membership in ${role} to ${member}`);
+/**
+ * `GRANT role TO member`: membership, so `member` can act for `role`. On 16 and later exactly what the
+ * admin needs: `INHERIT TRUE` (the login's privileges: end its sessions, set default privileges for it,
+ * grant on what it owns — whatever the admin's own INHERIT attribute) and `SET FALSE` (it never needs
+ * to become the login). Before 16 a membership inherits by the member's INHERIT attribute, and a
+ * NOINHERIT admin acts with SET ROLE (`asRole`).
+ */
+export function grantRoleMembership(role: string, member: string, major: number): SqlStatement {
+  const options = major >= 16 ? " WITH INHERIT TRUE, SET FALSE" : "";
+  return maintenance(`GRANT ${quoteIdent(role)} TO ${quoteIdent(member)}${options}`, `grant membership in ${role} to ${member}`);
 }
 
-/** `GRANT role TO CURRENT_USER`: the connected admin becomes a member of `role` again. */
-export function grantRoleToAdmin(role: string): SqlStatement {
-  return maintenance(`GRANT ${quoteIdent(role)} TO CURRENT_USER`, `grant membership in ${role} to the admin`);
+/**
+ * `statement` run as `role` (`SET ROLE` before, `RESET ROLE` after, in one simple query: one implicit
+ * transaction, so a failure rolls the SET ROLE back too); `statement` itself when `role` is undefined.
+ * Only for statements without parameters that run on a client of their own.
+ */
+export function asRole(role: string | undefined, statement: SqlStatement): SqlStatement {
+  if (role === undefined) return statement;
+  return { ...statement, sql: `SET ROLE ${quoteIdent(role)}; ${statement.sql}; RESET ROLE`, summary: `${statement.summary} (as ${role})` };
+}
+
+/** `GRANT role TO CURRENT_USER`: the connected admin becomes a member of `role` again (options as grantRoleMembership). */
+export function grantRoleToAdmin(role: string, major: number): SqlStatement {
+  const options = major >= 16 ? " WITH INHERIT TRUE, SET FALSE" : "";
+  return maintenance(`GRANT ${quoteIdent(role)} TO CURRENT_USER${options}`, `grant membership in ${role} to the admin`);
 }
 
 /** `DROP DATABASE IF EXISTS … WITH (FORCE)` (PostgreSQL 13+): ends remaining sessions. Runs outside a transaction. */

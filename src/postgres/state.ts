@@ -55,7 +55,11 @@ export interface RoleState {
   config: Record<string, string>;
   /** Settings of this role in the workspace database only (`ALTER ROLE … IN DATABASE … SET`). */
   databaseConfig: Record<string, string>;
-  /** Whether the admin has the privileges of this role (membership with INHERIT, or superuser). */
+  /**
+   * Whether the admin holds the membership the operator grants itself: on 16 and later one that
+   * inherits the login's privileges; before 16 any membership (a NOINHERIT admin then acts as the
+   * login with SET ROLE where it needs its privileges).
+   */
   adminIsMember: boolean;
 }
 
@@ -71,6 +75,11 @@ export interface MissingGrant {
   schema: string;
   name: string;
   grantable: boolean;
+  /**
+   * The owner to act as (SET ROLE) to grant it: set only when the admin is a member of the owner
+   * without its privileges (a NOINHERIT admin on PostgreSQL 15 and earlier).
+   */
+  actAs?: string;
 }
 
 /** What is inside the workspace database. */
@@ -83,6 +92,8 @@ export interface InsideState {
      * PostgreSQL 14, where the bootstrap superuser owns `public` (reported in status.hardening).
      */
     adminControls: boolean;
+    /** The owner to act as (SET ROLE) to change it: a NOINHERIT admin before 16 (pg_database_owner); null otherwise. */
+    actAs: string | null;
     /** The read/write login's effective USAGE and CREATE (through PUBLIC too). */
     readWriteCanUse: boolean;
     readWriteCanCreate: boolean;
@@ -115,6 +126,8 @@ export const EXTENSIONS_SCHEMA = "extensions";
 export interface WorkspaceState {
   /** The connected admin role (`current_user`). */
   admin: string;
+  /** The server's major version, e.g. 18. */
+  major: number;
   database: DatabaseState | null;
   readWrite: RoleState | null;
   readOnly: RoleState | null;

@@ -66,9 +66,12 @@ export async function dropDatabase(server: ServerAccess, database: string): Prom
 }
 
 const DEPENDENT_DATABASES_QUERY = `
-SELECT DISTINCT d.datname AS database
-FROM pg_shdepend s LEFT JOIN pg_database d ON d.oid = s.dbid
-WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)`;
+WITH r AS (SELECT oid FROM pg_roles WHERE rolname = $1)
+SELECT DISTINCT d.datname AS database, current_database() AS maintenance,
+       NOT pg_has_role(current_user, r.oid, 'USAGE') AND current_setting('server_version_num')::int < 160000
+         AND pg_has_role(current_user, r.oid, 'MEMBER') AS set_role
+FROM r, pg_shdepend s LEFT JOIN pg_database d ON d.oid = s.dbid
+WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = r.oid`;
 
 /**
  * Drops a role (absent is fine). What others granted it elsewhere (another tenant can grant a login
@@ -78,11 +81,11 @@ WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_
  * server-wide grants). Only ever called for a role proven to be the workspace's own.
  */
 export async function dropRole(server: ServerAccess, role: string): Promise<void> {
-  const rows = await server.query<{ database: string | null }>(`listing what depends on role ${role}`, DEPENDENT_DATABASES_QUERY, [role]);
-  const dropOwned = sql.dropOwnedBy(role);
-  for (const { database } of rows) {
-    if (database === null) await server.query(dropOwned.summary, dropOwned.sql);
-    else await server.withDatabase(database, (db) => db.query(dropOwned.sql));
+  const rows = await server.query<{ database: string | null; set_role: boolean; maintenance: string }>(`listing what depends on role ${role}`, DEPENDENT_DATABASES_QUERY, [role]);
+  // DROP OWNED BY needs the role's privileges: a NOINHERIT admin before 16 acts as the role.
+  const dropOwned = sql.asRole(rows[0]?.set_role === true ? role : undefined, sql.dropOwnedBy(role));
+  for (const { database, maintenance } of rows) {
+    await server.withDatabase(database ?? maintenance, (db) => db.query(dropOwned.sql));
   }
   const statement = sql.dropRole(role);
   await server.query(statement.summary, statement.sql);

@@ -19,11 +19,11 @@ export interface ConvergeResult {
  */
 export async function inspectWorkspace(server: ServerAccess, names: WorkspaceNames, shared?: SharedFacts): Promise<WorkspaceState> {
   const facts = shared ?? (await readSharedFacts(server, [names])).get(names.database)!;
-  const { admin, database, readWrite, readOnly } = facts;
+  const { admin, major, database, readWrite, readOnly } = facts;
   const inside = database?.adminCanConnect === true
     ? await server.withDatabase(names.database, (db) => inspectInside(db, names, admin))
     : null;
-  return { admin, database, readWrite, readOnly, inside };
+  return { admin, major, database, readWrite, readOnly, inside };
 }
 
 /**

@@ -10,8 +10,7 @@ import {
   SYSTEM_NAMESPACE,
   annotateWorkspace,
   canLogin,
-  clients,
-  createDatabaseServer,
+  createAdminSecret,
   createWorkspace,
   deleteDatabaseServer,
   deleteWorkspace,
@@ -20,6 +19,8 @@ import {
   getWorkspace,
   patchDatabaseServer,
   readSecret,
+  registerServer,
+  superQueryOn,
   unique,
   waitGone,
   waitReady,
@@ -27,20 +28,6 @@ import {
   withLogin,
 } from "../support/fixtures.ts";
 import { startOperator, type OperatorProcess } from "../support/operator.ts";
-import pg from "pg";
-
-/** Runs SQL as the superuser of `server`. */
-async function superOn(server: PostgresGround, sql: string, database = "postgres"): Promise<void> {
-  const url = new URL(server.superUrl);
-  url.pathname = `/${database}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 describe("a changed admin role (end to end)", function () {
   this.timeout(240_000);
@@ -56,13 +43,9 @@ describe("a changed admin role (end to end)", function () {
     if (!ground.local) this.skip();
     // A server of its own: the gap is server-wide, and other tests share the ground's.
     server = await ground.startExtraPostgres(ground.postgres.major);
-    await ensureNamespace(SYSTEM_NAMESPACE);
     await ensureNamespace(ns);
-    const { core } = clients();
-    for (const [name, username, password] of [[`${id}-old`, server.adminUser, server.adminPassword], [`${id}-new`, newAdmin, newPassword]] as const) {
-      await core.createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name }, stringData: { username, password } } });
-    }
-    await createDatabaseServer(id, { host: server.host, port: server.port, adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: `${id}-old` } });
+    await registerServer(id, server, undefined, "old");
+    await createAdminSecret(`${id}-new`, newAdmin, newPassword);
     operator = startOperator({}, "admin-change");
   });
 
@@ -84,7 +67,7 @@ describe("a changed admin role (end to end)", function () {
     await waitServerReason(id, "Connected");
 
     // The platform team switches the server to a new admin role with the required attributes.
-    await superOn(server, `CREATE ROLE ${newAdmin} LOGIN CREATEDB CREATEROLE PASSWORD '${newPassword}'`);
+    await superQueryOn(server, `CREATE ROLE ${newAdmin} LOGIN CREATEDB CREATEROLE PASSWORD '${newPassword}'`);
     await patchDatabaseServer(id, { adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: `${id}-new` } });
 
     const denied = await waitServerReason(id, "PermissionDenied", 60_000);
@@ -100,7 +83,7 @@ describe("a changed admin role (end to end)", function () {
     expect(await canLogin(ro.uri!)).to.equal(true);
     await withLogin(ro.uri!, async (c) => expect((await c.query("SELECT x FROM kept")).rows).to.deep.equal([{ x: 1 }]));
 
-    await superOn(server, fix);
+    await superQueryOn(server, fix);
     await waitServerReason(id, "Connected", 60_000);
 
     // The new admin now manages the workspace: it owns the database and can regenerate both passwords.
@@ -116,15 +99,8 @@ describe("a changed admin role (end to end)", function () {
     expect(await canLogin(rw2.uri!)).to.equal(true);
     await withLogin(rw2.uri!, async (c) => expect((await c.query("SELECT x FROM kept")).rows).to.deep.equal([{ x: 1 }]));
     const owner = await eventually("the database owned by the new admin", async () => {
-      const url = new URL(server.superUrl);
-      const client = new pg.Client({ connectionString: url.toString() });
-      await client.connect();
-      try {
-        const { rows } = await client.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [database]);
-        return rows[0]?.owner === newAdmin ? rows[0].owner : undefined;
-      } finally {
-        await client.end();
-      }
+      const rows = await superQueryOn<{ owner: string }>(server, "SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [database]);
+      return rows[0]?.owner === newAdmin ? rows[0].owner : undefined;
     }, 60_000);
     expect(owner).to.equal(newAdmin);
   });

@@ -12,6 +12,7 @@ import {
   asSuperuser,
   canLogin,
   clients,
+  createAdminSecret,
   createDatabaseServer,
   createWorkspace,
   deleteDatabaseServer,
@@ -39,11 +40,6 @@ const KUBECTL = "/usr/bin/kubectl";
 async function kubectl(...args: string[]): Promise<string> {
   const { stdout } = await execFileP(KUBECTL, ["--kubeconfig", getGround().kubeconfigPath, ...args], { timeout: 90_000 });
   return stdout;
-}
-
-async function createAdminSecret(name: string, username: string, password: string): Promise<void> {
-  const { core } = clients();
-  await core.createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name, namespace: SYSTEM_NAMESPACE }, stringData: { username, password } } });
 }
 
 async function deleteAdminSecret(name: string): Promise<void> {

@@ -3,16 +3,12 @@
 // DatabaseServer reports PermissionDenied with the one statement a superuser runs, and everything
 // converges (a password regenerated, drift repaired) once it is run (DESIGN.md, DatabaseServer).
 import { expect } from "chai";
-import pg from "pg";
 import { getGround } from "../../ground/index.ts";
 import type { LocalPostgresGround } from "../../ground/postgres.ts";
 import { ANNOTATION_REGENERATE_BOTH } from "../../../src/api/types.ts";
 import {
-  SYSTEM_NAMESPACE,
   annotateWorkspace,
   canLogin,
-  clients,
-  createDatabaseServer,
   createWorkspace,
   deleteDatabaseServer,
   deleteWorkspace,
@@ -21,6 +17,8 @@ import {
   getDatabaseServer,
   getWorkspace,
   readSecret,
+  registerServer,
+  superQueryOn,
   unique,
   waitGone,
   waitReady,
@@ -28,16 +26,6 @@ import {
   withLogin,
 } from "../support/fixtures.ts";
 import { startOperator, type OperatorProcess } from "../support/operator.ts";
-
-async function superOn<R extends object>(server: LocalPostgresGround, sql: string): Promise<R[]> {
-  const client = new pg.Client({ connectionString: server.superUrl });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe("a server upgraded from PostgreSQL 15 to 18 with pg_upgrade (end to end)", function () {
   this.timeout(300_000);
@@ -50,13 +38,8 @@ describe("a server upgraded from PostgreSQL 15 to 18 with pg_upgrade (end to end
     const ground = getGround();
     if (!ground.local) this.skip();
     server = await ground.startExtraPostgres(15);
-    await ensureNamespace(SYSTEM_NAMESPACE);
     await ensureNamespace(ns);
-    await clients().core.createNamespacedSecret({
-      namespace: SYSTEM_NAMESPACE,
-      body: { metadata: { name: `${id}-admin` }, stringData: { username: server.adminUser, password: server.adminPassword } },
-    });
-    await createDatabaseServer(id, { host: server.host, port: server.port, adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: `${id}-admin` } });
+    await registerServer(id, server);
     operator = startOperator({}, "upgrade");
   });
 
@@ -78,7 +61,7 @@ describe("a server upgraded from PostgreSQL 15 to 18 with pg_upgrade (end to end
 
     await server.upgradeTo18();
     expect(server.major).to.equal(18);
-    const num = await superOn<{ n: string }>(server, "SELECT current_setting('server_version_num') AS n");
+    const num = await superQueryOn<{ n: string }>(server, "SELECT current_setting('server_version_num') AS n");
     expect(Number(num[0]!.n)).to.be.at.least(180_000);
 
     // Every login still works with its old password, and its data is there.
@@ -99,7 +82,7 @@ describe("a server upgraded from PostgreSQL 15 to 18 with pg_upgrade (end to end
       for (const part of ["rw", "ro"]) expect(await canLogin((await readSecret(ns, `${name}-${part}`))!.uri!), `${name}-${part}`).to.equal(true);
     }
 
-    await superOn(server, fix);
+    await superQueryOn(server, fix);
     await waitServerReason(id, "Connected", 60_000);
 
     // The admin manages the logins again: a regeneration goes through, and a privilege revoked by hand is repaired.

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import pg from "pg";
 import { getGround } from "../../ground/index.ts";
+import type { PostgresGround } from "../../ground/postgres.ts";
 import { installCrds } from "./crds.ts";
 import type { WorkspaceDatabase, WorkspaceDatabaseSpec } from "../../../src/api/types.ts";
 
@@ -196,10 +197,30 @@ export async function canLogin(uri: string): Promise<boolean> {
 }
 
 /** Runs SQL as the ground's superuser in `database`. */
-export async function asSuperuser<T>(database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const url = new URL(getGround().postgres.superUrl);
+export async function asSuperuser<T>(database: string, fn: (client: pg.Client) => Promise<T>, server: PostgresGround = getGround().postgres): Promise<T> {
+  const url = new URL(server.superUrl);
   url.pathname = `/${database}`;
   return withLogin(url.toString(), fn);
+}
+
+/** Runs one query as the superuser of `server` (e.g. an extra one) in `database` (default postgres); its rows. */
+export async function superQueryOn<R extends object = Record<string, unknown>>(server: PostgresGround, sql: string, values: unknown[] = [], database = "postgres"): Promise<R[]> {
+  return asSuperuser(database, async (c) => (await c.query<R>(sql, values)).rows, server);
+}
+
+/**
+ * Registers `server` (e.g. an extra one) as DatabaseServer `name` with an admin Secret `<name>-<secretSuffix>`
+ * holding `username` and `password` (default: the server's own admin role).
+ */
+export async function registerServer(name: string, server: PostgresGround, admin: { username: string; password: string } = { username: server.adminUser, password: server.adminPassword }, secretSuffix = "admin"): Promise<void> {
+  await ensureNamespace(SYSTEM_NAMESPACE);
+  await createAdminSecret(`${name}-${secretSuffix}`, admin.username, admin.password);
+  await createDatabaseServer(name, { host: server.host, port: server.port, adminSecretRef: { namespace: SYSTEM_NAMESPACE, name: `${name}-${secretSuffix}` } });
+}
+
+/** Creates an admin Secret in the operator's namespace. */
+export async function createAdminSecret(name: string, username: string, password: string): Promise<void> {
+  await clients().core.createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name, namespace: SYSTEM_NAMESPACE }, stringData: { username, password } } });
 }
 
 /**

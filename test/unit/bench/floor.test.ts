@@ -17,10 +17,13 @@ describe("bench/floor", () => {
   };
 
   it("issues the statements the operator plans for a workspace that does not exist yet", () => {
-    const floor = floorStatements("admin", desired).map((s) => s.sql);
-    const operator = planWorkspace({ admin: "admin", database: null, readWrite: null, readOnly: null, inside: null }, desired).map((s) => s.sql);
-    expect(floor).to.deep.equal(operator);
-    expect(freshState("admin")).to.deep.equal({ admin: "admin", database: null, readWrite: null, readOnly: null, inside: null });
+    for (const major of [14, 18]) {
+      const floor = floorStatements("admin", major, desired).map((s) => s.sql);
+      const operator = planWorkspace({ admin: "admin", major, database: null, readWrite: null, readOnly: null, inside: null }, desired).map((s) => s.sql);
+      expect(floor).to.deep.equal(operator);
+      expect(freshState("admin", major)).to.deep.equal({ admin: "admin", major, database: null, readWrite: null, readOnly: null, inside: null });
+    }
+    const floor = floorStatements("admin", 18, desired).map((s) => s.sql);
     expect(floor[0]).to.match(/^CREATE ROLE "w0" WITH LOGIN CONNECTION LIMIT 50 PASSWORD 'SCRAM-SHA-256\$/);
     expect(floor).to.have.length.at.least(20);
   });

@@ -30,6 +30,7 @@ const RO_MARKER = formatMarker(OWNER, "read-only");
 function healthy(): WorkspaceState {
   return {
     admin: "admin",
+    major: 18,
     database: {
       owner: "admin",
       comment: DB_MARKER,
@@ -43,7 +44,7 @@ function healthy(): WorkspaceState {
     readWrite: { comment: RW_MARKER, canLogin: true, connectionLimit: 50, config: {}, databaseConfig: {}, adminIsMember: true },
     readOnly: { comment: RO_MARKER, canLogin: true, connectionLimit: 50, config: { default_transaction_read_only: "on" }, databaseConfig: {}, adminIsMember: true },
     inside: {
-      publicSchema: { publicCanCreate: false, adminControls: true, readWriteCanUse: true, readWriteCanCreate: true, readWriteGranted: true },
+      publicSchema: { publicCanCreate: false, adminControls: true, actAs: null, readWriteCanUse: true, readWriteCanCreate: true, readWriteGranted: true },
       schemasWithoutReadOnlyUsage: [],
       tablesWithoutReadOnlySelect: [],
       sequencesWithoutReadOnlySelect: [],
@@ -63,13 +64,13 @@ function sqlOf(state: WorkspaceState, want = desired()): string[] {
 
 describe("postgres/plan", () => {
   it("plans the whole workspace for a fresh server, in a safe order", () => {
-    const fresh: WorkspaceState = { admin: "admin", database: null, readWrite: null, readOnly: null, inside: null };
+    const fresh: WorkspaceState = { admin: "admin", major: 18, database: null, readWrite: null, readOnly: null, inside: null };
     const plan = planWorkspace(fresh, desired({ extensions: ["postgis"] }));
     expect(plan.map((s) => [s.database, s.sql])).to.deep.equal([
       [null, `CREATE ROLE "malaria" WITH LOGIN CONNECTION LIMIT 50 PASSWORD '${V_RW}'; COMMENT ON ROLE "malaria" IS '${RW_MARKER}'`],
-      [null, 'GRANT "malaria" TO "admin"'],
+      [null, 'GRANT "malaria" TO "admin" WITH INHERIT TRUE, SET FALSE'],
       [null, `CREATE ROLE "malaria_ro" WITH LOGIN CONNECTION LIMIT 50 PASSWORD '${V_RO}'; COMMENT ON ROLE "malaria_ro" IS '${RO_MARKER}'`],
-      [null, 'GRANT "malaria_ro" TO "admin"'],
+      [null, 'GRANT "malaria_ro" TO "admin" WITH INHERIT TRUE, SET FALSE'],
       [null, 'ALTER ROLE "malaria_ro" SET default_transaction_read_only = on'],
       [null, 'CREATE DATABASE "malaria" TEMPLATE template0'],
       [null, `COMMENT ON DATABASE "malaria" IS '${DB_MARKER}'`],
@@ -159,10 +160,10 @@ describe("postgres/plan", () => {
       [`ALTER ROLE "malaria" WITH LOGIN PASSWORD '${V_RW}'`]],
     ["a missing ro login", (s) => { s.readOnly = null; }, [
       `CREATE ROLE "malaria_ro" WITH LOGIN CONNECTION LIMIT 50 PASSWORD '${V_RO}'; COMMENT ON ROLE "malaria_ro" IS '${RO_MARKER}'`,
-      'GRANT "malaria_ro" TO "admin"',
+      'GRANT "malaria_ro" TO "admin" WITH INHERIT TRUE, SET FALSE',
       'ALTER ROLE "malaria_ro" SET default_transaction_read_only = on',
     ]],
-    ["admin no longer member of rw", (s) => { s.readWrite!.adminIsMember = false; }, ['GRANT "malaria" TO "admin"']],
+    ["admin no longer member of rw", (s) => { s.readWrite!.adminIsMember = false; }, ['GRANT "malaria" TO "admin" WITH INHERIT TRUE, SET FALSE']],
     ["a missing default privilege of rw on sequences", (s) => { s.inside!.defaultPrivileges.readWrite.sequences = false; },
       ['ALTER DEFAULT PRIVILEGES FOR ROLE "malaria" GRANT SELECT ON SEQUENCES TO "malaria_ro"']],
     ["a missing default privilege of admin on schemas", (s) => { s.inside!.defaultPrivileges.admin.schemas = false; },
@@ -182,6 +183,28 @@ describe("postgres/plan", () => {
       s.inside!.extensions.push({ name: "pg_trgm", schema: "public" });
     }, [], { extensions: ["pg_trgm"] }],
     ["a changed role connection limit", (s) => { s.readOnly!.connectionLimit = -1; }, ['ALTER ROLE "malaria_ro" WITH CONNECTION LIMIT 50']],
+    ["admin no longer member of rw, on 15 (membership inherits by the admin's own attribute there)", (s) => {
+      s.readWrite!.adminIsMember = false;
+      s.major = 15;
+    }, ['GRANT "malaria" TO "admin"']],
+    ["rw-owned objects a NOINHERIT admin grants on as their owner (before 16)", (s) => {
+      s.inside!.tablesWithoutReadOnlySelect.push(
+        { schema: "public", name: "t", grantable: true, actAs: "malaria" },
+        { schema: "public", name: "by_admin", grantable: true },
+      );
+      s.inside!.schemasWithoutReadOnlyUsage.push({ schema: "mine", name: "mine", grantable: true, actAs: "malaria" });
+    }, [
+      'SET ROLE "malaria"; GRANT USAGE ON SCHEMA "mine" TO "malaria_ro"; RESET ROLE',
+      'SET ROLE "malaria"; GRANT SELECT ON TABLE "public"."t" TO "malaria_ro"; RESET ROLE',
+      'GRANT SELECT ON TABLE "public"."by_admin" TO "malaria_ro"',
+    ]],
+    ["public of pg_database_owner, changed by a NOINHERIT admin as that role (before 16)", (s) => {
+      s.major = 15;
+      s.inside!.publicSchema = { publicCanCreate: true, adminControls: true, actAs: "pg_database_owner", readWriteCanUse: true, readWriteCanCreate: true, readWriteGranted: false };
+    }, [
+      'SET ROLE "pg_database_owner"; REVOKE CREATE ON SCHEMA "public" FROM PUBLIC; RESET ROLE',
+      'SET ROLE "pg_database_owner"; GRANT ALL ON SCHEMA "public" TO "malaria"; RESET ROLE',
+    ]],
     ["a database owned by someone else", (s) => { s.database!.owner = "bob"; }, ['ALTER DATABASE "malaria" OWNER TO "admin"']],
   ];
   for (const [what, drift, expected, spec] of drifts) {
@@ -194,7 +217,7 @@ describe("postgres/plan", () => {
 
   it("names the superuser's statement when the read/write login lacks CREATE on a public schema the admin cannot change", () => {
     const state = healthy();
-    state.inside!.publicSchema = { publicCanCreate: false, adminControls: false, readWriteCanUse: true, readWriteCanCreate: false, readWriteGranted: false };
+    state.inside!.publicSchema = { publicCanCreate: false, adminControls: false, actAs: null, readWriteCanUse: true, readWriteCanCreate: false, readWriteGranted: false };
     expect(() => planWorkspace(state, desired())).to.throw(PostgresError, /ALTER SCHEMA public OWNER TO pg_database_owner/).with.property("kind", "PermissionDenied");
   });
 

@@ -7,7 +7,7 @@ import type { WorkspaceNames } from "../../../src/postgres/state.ts";
 const names = (db: string): WorkspaceNames => ({ database: db, readWrite: db, readOnly: `${db}_ro` });
 
 function facts(db: string, generation: number): SharedFacts {
-  return { admin: `admin-${generation}`, claim: { database: null, readWrite: null, readOnly: null }, database: null, readWrite: null, readOnly: { comment: db, canLogin: true, connectionLimit: -1, config: {}, databaseConfig: {}, adminIsMember: true } };
+  return { admin: `admin-${generation}`, major: 18, claim: { database: null, readWrite: null, readOnly: null }, database: null, readWrite: null, readOnly: { comment: db, canLogin: true, connectionLimit: -1, config: {}, databaseConfig: {}, adminIsMember: true } };
 }
 
 function setup(options: { batchSize?: number } = {}): { snapshot: SharedSnapshot; reads: string[][]; clock: { now: number } } {

@@ -110,7 +110,12 @@ describe("postgres/sql", () => {
     it("pins role settings and membership", () => {
       expect(sql.alterRoleReadOnlyDefault("m_ro").sql).to.equal('ALTER ROLE "m_ro" SET default_transaction_read_only = on');
       expect(sql.resetRoleReadOnlyInDatabase("m_ro", "m").sql).to.equal('ALTER ROLE "m_ro" IN DATABASE "m" RESET default_transaction_read_only');
-      expect(sql.grantRoleMembership("m", "admin").sql).to.equal('GRANT "m" TO "admin"');
+      expect(sql.grantRoleMembership("m", "admin", 15).sql).to.equal('GRANT "m" TO "admin"');
+      expect(sql.grantRoleMembership("m", "admin", 16).sql).to.equal('GRANT "m" TO "admin" WITH INHERIT TRUE, SET FALSE');
+      expect(sql.grantRoleToAdmin("m", 14).sql).to.equal('GRANT "m" TO CURRENT_USER');
+      expect(sql.grantRoleToAdmin("m", 18).sql).to.equal('GRANT "m" TO CURRENT_USER WITH INHERIT TRUE, SET FALSE');
+      expect(sql.asRole(undefined, sql.dropOwnedBy("m")).sql).to.equal('DROP OWNED BY "m"');
+      expect(sql.asRole('m"x', sql.dropOwnedBy('m"x')).sql).to.equal('SET ROLE "m""x"; DROP OWNED BY "m""x"; RESET ROLE');
     });
 
     it("pins drops", () => {
