@@ -26,8 +26,11 @@ export interface ServerSql {
   serverInfo(): Promise<ServerInfo>;
   /** Privileges the admin role lacks (e.g. `CREATEDB`); empty when it has all it needs. */
   missingAdminPrivileges(): Promise<string[]>;
-  /** Workspace logins and databases the admin cannot manage (an upgrade to 16+, a changed admin role), with a superuser's fix; null when none. */
-  controlGap(): Promise<ControlGap | null>;
+  /**
+   * Of `scope` (this server's workspace databases and logins), those the admin cannot manage (an upgrade
+   * to 16+, a changed admin role), with a superuser's fix; null when none.
+   */
+  controlGap(scope: { databases: readonly string[]; roles: readonly string[] }): Promise<ControlGap | null>;
   /** Markers and privileged attributes of the database and both roles, read now (one catalog query). */
   claimFacts(names: WorkspaceNames): Promise<ClaimFacts>;
   /**

@@ -70,7 +70,7 @@ export async function reconcileServer(deps: ServerDeps, name: string, log: Log):
       );
     }
     status = { ...status, serverVersion: info.version, databases: info.databases, hardening: info.hardening };
-    const gap = await sql.controlGap();
+    const gap = await sql.controlGap(provisionedOn(name, users));
     if (gap !== null) throw new ReconcileFailure(Reasons.PermissionDenied, controlGapMessage(gap, sql.adminRole), { kind: "after", ms: 60_000 });
     condition = { type: READY, status: "True", reason: Reasons.Connected, message: `connected to PostgreSQL ${info.version}`, observedGeneration: server.metadata.generation };
     result = { requeueAfter: deps.recheckAfterMs };
@@ -89,6 +89,19 @@ export async function reconcileServer(deps: ServerDeps, name: string, log: Log):
   // A failure retried with back-off goes back to the queue as an error.
   if (failure && failure.retry.kind === "backoff") throw failure;
   return result;
+}
+
+/** The databases and logins of the WorkspaceDatabases provisioned on server `name` (from their status). */
+function provisionedOn(name: string, users: readonly WorkspaceDatabase[]): { databases: string[]; roles: string[] } {
+  const databases: string[] = [];
+  const roles: string[] = [];
+  for (const ws of users) {
+    const database = ws.status?.database;
+    if (ws.status?.server !== name || database === undefined) continue;
+    databases.push(database);
+    roles.push(ws.status.credentials?.readWrite?.username ?? database, ws.status.credentials?.readOnly?.username ?? `${database}_ro`);
+  }
+  return { databases, roles };
 }
 
 /** Sets Ready, records an Event when it changed, patches status only if it differs; returns whether Ready changed. */

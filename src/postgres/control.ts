@@ -17,10 +17,18 @@ export interface ControlFacts {
   /** The connected admin role. */
   admin: string;
   superuser: boolean;
-  /** Logins carrying an ownership marker on which the admin lacks ADMIN OPTION (16+ only; empty before). */
+  /** The admin's INHERIT attribute (before 16 a membership gives privileges only to an INHERIT member). */
+  adminInherits: boolean;
+  /**
+   * This server's workspace logins (carrying an ownership marker) on which the admin lacks ADMIN OPTION
+   * (16+ only; empty before), each with the unprivileged roles that hold it (a former admin).
+   */
   roles: { name: string; administeredBy: string[] }[];
-  /** Databases carrying an ownership marker whose owner the admin neither is nor has the privileges of. */
-  databases: { name: string; owner: string }[];
+  /**
+   * This server's workspace databases (carrying an ownership marker) whose owner the admin neither is
+   * nor has the privileges of; `ownerSafe` when the owner is an unprivileged role that may be granted.
+   */
+  databases: { name: string; owner: string; ownerSafe: boolean }[];
 }
 
 /** What the admin cannot manage, with the statement(s) a superuser runs once. */
@@ -31,81 +39,107 @@ export interface ControlGap {
   statement: string;
 }
 
-/** Above this many roles the statement grants them with a DO block instead of listing them. */
-export const LISTED_ROLES_MAX = 20;
+/** Beyond this many logins or databases the statement loops in a DO block instead of listing them. */
+export const LISTED_MAX = 20;
 
-// Databases owned by one of the workspace's own logins are being adopted (the workspace pass makes
-// the admin their owner) and are left out. Roles granted to the admin by a superuser or by itself
-// with ADMIN OPTION count as managed.
+const ROLE_MARKER = `${MARKER_PREFIX}v2 owner=% part=read-%`;
+const DATABASE_MARKERS = `(shobj_description(d.oid, 'pg_database') LIKE '${MARKER_PREFIX}v2 owner=% part=database'
+                        OR shobj_description(d.oid, 'pg_database') LIKE '${MARKER_PREFIX}owner: %')`;
+// A role one may suggest granting to the admin: no superuser, no privileged attribute, no predefined role.
+const UNPRIVILEGED = (r: string): string => `NOT ${r}.rolsuper AND NOT ${r}.rolreplication AND NOT ${r}.rolbypassrls AND ${r}.rolname !~ '^pg_'`;
+
+// $1: this server's workspace databases, $2: their logins (from the WorkspaceDatabases' status), so
+// that another installation's workspaces on the same cluster are never part of the gap. Databases
+// owned by one of the workspace's own logins are being adopted (the workspace pass makes the admin
+// their owner) and are left out. Only ever reports what the admin lacks; never changes anything.
 const CONTROL_QUERY = `
 WITH marked AS (
   SELECT r.oid, r.rolname FROM pg_roles r
-  WHERE shobj_description(r.oid, 'pg_authid') LIKE '${MARKER_PREFIX}v2 owner=% part=read-%'
+  WHERE r.rolname = ANY ($2::text[]) AND NOT r.rolsuper AND shobj_description(r.oid, 'pg_authid') LIKE '${ROLE_MARKER}'
 )
 SELECT current_setting('server_version_num')::int / 10000 AS major,
        current_user AS admin,
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+       (SELECT rolinherit FROM pg_roles WHERE rolname = current_user) AS admin_inherits,
        CASE WHEN current_setting('server_version_num')::int < 160000 THEN '[]'::json ELSE coalesce((
          SELECT json_agg(json_build_object('name', m.rolname,
                   'administeredBy', coalesce((SELECT json_agg(x.rolname ORDER BY x.rolname)
                                               FROM pg_auth_members a JOIN pg_roles x ON x.oid = a.member
-                                              WHERE a.roleid = m.oid AND a.admin_option AND NOT x.rolsuper
+                                              WHERE a.roleid = m.oid AND a.admin_option AND ${UNPRIVILEGED("x")}
                                                 AND x.rolname <> current_user), '[]'))
                          ORDER BY m.rolname)
          FROM marked m WHERE NOT pg_has_role(current_user, m.oid, 'MEMBER WITH ADMIN OPTION')), '[]') END AS roles,
-       coalesce((SELECT json_agg(json_build_object('name', d.datname, 'owner', pg_get_userbyid(d.datdba)) ORDER BY d.datname)
-                 FROM pg_database d
-                 WHERE NOT d.datistemplate
-                   AND (shobj_description(d.oid, 'pg_database') LIKE '${MARKER_PREFIX}v2 owner=% part=database'
-                        OR shobj_description(d.oid, 'pg_database') LIKE '${MARKER_PREFIX}owner: %')
+       coalesce((SELECT json_agg(json_build_object('name', d.datname, 'owner', o.rolname, 'ownerSafe', ${UNPRIVILEGED("o")}) ORDER BY d.datname)
+                 FROM pg_database d JOIN pg_roles o ON o.oid = d.datdba
+                 WHERE d.datname = ANY ($1::text[]) AND NOT d.datistemplate AND ${DATABASE_MARKERS}
                    AND NOT pg_has_role(current_user, d.datdba, 'USAGE')
                    AND d.datdba NOT IN (SELECT oid FROM marked)), '[]') AS databases`;
 
-/** Reads the control facts. */
-export async function inspectControl(server: ServerAccess): Promise<ControlFacts> {
-  const rows = await server.query<{ major: number; admin: string; superuser: boolean; roles: ControlFacts["roles"]; databases: ControlFacts["databases"] }>(
+/** Reads the control facts of the workspaces `scope` (this server's databases and logins). */
+export async function inspectControl(server: ServerAccess, scope: { databases: readonly string[]; roles: readonly string[] }): Promise<ControlFacts> {
+  const rows = await server.query<{
+    major: number; admin: string; superuser: boolean; admin_inherits: boolean; roles: ControlFacts["roles"]; databases: ControlFacts["databases"];
+  }>(
     "reading which workspace logins and databases the admin role manages",
     CONTROL_QUERY,
+    [scope.databases, scope.roles],
   );
   const r = rows[0]!;
-  return { major: r.major, admin: r.admin, superuser: r.superuser, roles: r.roles, databases: r.databases };
+  return { major: r.major, admin: r.admin, superuser: r.superuser, adminInherits: r.admin_inherits, roles: r.roles, databases: r.databases };
 }
 
 /**
  * The gap and its one-line fix, or null when the admin manages everything workspaces own. When one
- * other role administers every login in the gap and owns every database in it (the previous admin),
- * the fix makes the admin a member of that role; otherwise it grants what is missing directly. Pure.
+ * unprivileged role administers every login in the gap and owns every database in it (the previous
+ * admin), the fix makes the admin a member of that role (16+: inheriting, without SET, so the admin can
+ * never become it); otherwise it grants ADMIN OPTION on the logins and hands the databases to the admin
+ * directly — never membership in a superuser or privileged role. Pure.
  */
 export function controlGap(facts: ControlFacts): ControlGap | null {
   if (facts.superuser || (facts.roles.length === 0 && facts.databases.length === 0)) return null;
   const admin = quoteIdent(facts.admin);
-  const inherit = facts.major >= 16 ? " WITH INHERIT TRUE" : "";
   const roles = facts.roles.map((r) => r.name);
   const databases = facts.databases.map((d) => d.name);
 
-  let previous: Set<string> | undefined;
-  const narrow = (candidates: readonly string[]): void => {
-    previous = new Set(previous === undefined ? candidates : candidates.filter((c) => previous!.has(c)));
-  };
-  for (const role of facts.roles) narrow(role.administeredBy);
-  for (const database of facts.databases) narrow([database.owner]);
-  const [formerAdmin] = [...(previous ?? [])].sort();
-  if (formerAdmin !== undefined) {
-    return { roles, databases, statement: `GRANT ${quoteIdent(formerAdmin)} TO ${admin}${inherit};` };
+  // Before 16 a membership gives a NOINHERIT admin no privileges of the former admin: no use there.
+  if (facts.major >= 16 || facts.adminInherits) {
+    let candidates: Set<string> | undefined;
+    const narrow = (names: readonly string[]): void => {
+      candidates = new Set(candidates === undefined ? names : names.filter((c) => candidates!.has(c)));
+    };
+    for (const role of facts.roles) narrow(role.administeredBy);
+    for (const database of facts.databases) narrow(database.ownerSafe ? [database.owner] : []);
+    const [formerAdmin] = [...(candidates ?? [])].sort();
+    if (formerAdmin !== undefined) {
+      const options = facts.major >= 16 ? " WITH INHERIT TRUE, SET FALSE" : "";
+      return { roles, databases, statement: `GRANT ${quoteIdent(formerAdmin)} TO ${admin}${options};` };
+    }
   }
 
   const statements: string[] = [];
-  if (roles.length > LISTED_ROLES_MAX && !facts.admin.includes("$")) {
-    // The admin's name is a literal inside the dollar-quoted body: one without "$" cannot end it.
+  // Beyond LISTED_MAX the statement loops over every marked login or database of the cluster that the
+  // admin lacks (the names would not fit a condition message); the admin's name goes into the DO body as
+  // a literal, and a name with "$" could end the dollar quote: those are listed instead.
+  const loop = !facts.admin.includes("$");
+  if (roles.length > LISTED_MAX && loop) {
     statements.push(
-      "DO $$DECLARE r regrole; BEGIN FOR r IN SELECT oid::regrole FROM pg_roles WHERE shobj_description(oid, 'pg_authid') " +
-        `LIKE '${MARKER_PREFIX}v2 owner=% part=read-%' LOOP EXECUTE format('GRANT %s TO %I WITH ADMIN OPTION', r, ${quoteLiteral(facts.admin)}); END LOOP; END$$;`,
+      "DO $$DECLARE r regrole; BEGIN FOR r IN SELECT oid::regrole FROM pg_roles WHERE NOT rolsuper " +
+        `AND shobj_description(oid, 'pg_authid') LIKE '${ROLE_MARKER}' AND NOT pg_has_role(${quoteLiteral(facts.admin)}, oid, 'MEMBER WITH ADMIN OPTION') ` +
+        `AND NOT pg_has_role(oid, ${quoteLiteral(facts.admin)}, 'MEMBER') ` +
+        `LOOP EXECUTE format('GRANT %s TO %I WITH ADMIN OPTION', r, ${quoteLiteral(facts.admin)}); END LOOP; END$$;`,
     );
   } else if (roles.length > 0) {
     statements.push(`GRANT ${roles.map(quoteIdent).join(", ")} TO ${admin} WITH ADMIN OPTION;`);
   }
-  const owners = [...new Set(facts.databases.map((d) => d.owner))].sort();
-  if (owners.length > 0) statements.push(`GRANT ${owners.map(quoteIdent).join(", ")} TO ${admin}${inherit};`);
+  if (databases.length > LISTED_MAX && loop) {
+    statements.push(
+      "DO $$DECLARE db name; BEGIN FOR db IN SELECT d.datname FROM pg_database d WHERE NOT d.datistemplate " +
+        `AND ${DATABASE_MARKERS.replace(/\s+/g, " ")} AND NOT pg_has_role(${quoteLiteral(facts.admin)}, d.datdba, 'USAGE') ` +
+        `LOOP EXECUTE format('ALTER DATABASE %I OWNER TO %I', db, ${quoteLiteral(facts.admin)}); END LOOP; END$$;`,
+    );
+  } else {
+    for (const database of databases) statements.push(`ALTER DATABASE ${quoteIdent(database)} OWNER TO ${admin};`);
+  }
   return { roles, databases, statement: statements.join(" ") };
 }
 

@@ -95,6 +95,8 @@ function planInside(inside: InsideState | null, desired: DesiredWorkspace, admin
   if (inside === null) {
     // A new database (from template0): before 16 public belongs to pg_database_owner (15) or the bootstrap
     // superuser (14), and a NOINHERIT admin, its owner, has pg_database_owner's privileges only through SET ROLE.
+    // On 14 both statements only warn (nothing granted or revoked): public stays open to PUBLIC, which
+    // later passes judge from the ACL without retrying, and status.hardening reports ("public-schema").
     const as = major < 16 ? "pg_database_owner" : undefined;
     out.push(sql.asRole(as, sql.revokeCreateOnSchemaFromPublic(database, "public")), sql.asRole(as, sql.grantAllOnSchema(database, "public", readWrite)));
   } else if (pub !== null && pub.adminControls) {

@@ -219,9 +219,9 @@ export class ServerConnection implements ServerAccess, ServerSql {
     return serverInfo(this);
   }
 
-  /** Workspace logins and databases the admin cannot manage, read now (one query); null when it manages them all. */
-  async controlGap(): Promise<ControlGap | null> {
-    return controlGap(await inspectControl(this));
+  /** Of `scope`, the workspace logins and databases the admin cannot manage, read now (one query); null when it manages them all. */
+  async controlGap(scope: { databases: readonly string[]; roles: readonly string[] }): Promise<ControlGap | null> {
+    return controlGap(await inspectControl(this, scope));
   }
 
   /**

@@ -72,7 +72,7 @@ describe("a changed admin role (end to end)", function () {
 
     const denied = await waitServerReason(id, "PermissionDenied", 60_000);
     const message = denied.status!.conditions!.find((c) => c.type === "Ready")!.message;
-    const fix = `GRANT "${server.adminUser}" TO "${newAdmin}"${server.major >= 16 ? " WITH INHERIT TRUE" : ""};`;
+    const fix = `GRANT "${server.adminUser}" TO "${newAdmin}"${server.major >= 16 ? " WITH INHERIT TRUE, SET FALSE" : ""};`;
     expect(message).to.contain(`a superuser runs once: ${fix}`);
     expect(message.endsWith(fix)).to.equal(true);
     expect(message).to.contain(`"${database}"`);

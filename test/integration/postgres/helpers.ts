@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import pg from "pg";
 import { getGround } from "../../ground/index.ts";
+import type { PostgresGround } from "../../ground/postgres.ts";
 import { generatePassword } from "../../../src/postgres/password.ts";
 import { scramSha256Verifier } from "../../../src/postgres/scram.ts";
 import { ServerConnection } from "../../../src/postgres/server.ts";
@@ -19,8 +20,7 @@ export function uniqueName(prefix: string): string {
 }
 
 /** A ServerConnection as the ground's non-superuser admin. */
-export async function openAdmin(): Promise<ServerConnection> {
-  const p = getGround().postgres;
+export async function openAdmin(p: PostgresGround = getGround().postgres): Promise<ServerConnection> {
   return ServerConnection.open({
     host: p.host,
     port: p.port,
@@ -32,8 +32,8 @@ export async function openAdmin(): Promise<ServerConnection> {
 }
 
 /** Runs one query as the superuser, in `database` (default: postgres). */
-export async function superQuery<R extends object = Record<string, unknown>>(text: string, values: unknown[] = [], database = "postgres"): Promise<R[]> {
-  const url = new URL(getGround().postgres.superUrl);
+export async function superQuery<R extends object = Record<string, unknown>>(text: string, values: unknown[] = [], database = "postgres", server: PostgresGround = getGround().postgres): Promise<R[]> {
+  const url = new URL(server.superUrl);
   url.pathname = `/${encodeURIComponent(database)}`;
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
