@@ -1,19 +1,32 @@
-# Image of workspacedb-operator. No image is published: build and push your own, then set its name in
-# config/manager/deployment.yaml or the chart's values (image.repository / image.tag).
+# Image of workspacedb-operator: `node dist/main.js` as uid 1000, for a read-only root file system.
 #
-#   docker build -t registry.example.org/workspacedb-operator:0.1.0 .
+# On a Docker host (the public Node.js image of the version hack/lib/node.sh pins, by digest):
+#   docker build -t <your registry>/workspacedb-operator:0.1.0 .
+# On a machine without a registry, hack/build-images.sh builds this same file with buildah on bases
+# assembled from Debian's packages and the npm registry's Node.js (BUILD_BASE and BASE below; see
+# the README's "The image").
+#
+# BUILD_BASE: Node.js and npm, a shell. BASE: Node.js at /usr/local/bin/node and uid 1000; nothing
+# of BUILD_BASE reaches it but the compiled code and the production dependencies.
+ARG BUILD_BASE=node:24.21.0-slim@sha256:0e0ff40c39bc087845bfb27465a0df4ea419520094bc35842ff83dd8cbe6f9b6
+ARG BASE=node:24.21.0-slim@sha256:0e0ff40c39bc087845bfb27465a0df4ea419520094bc35842ff83dd8cbe6f9b6
 
 # Build: install every dependency, compile TypeScript to dist/, then drop the dev dependencies.
-FROM node:24-slim AS build
+FROM ${BUILD_BASE} AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY package.json package-lock.json .npmrc ./
+# npm's cache persists between builds. A machine whose HTTPS goes through its own CA passes that CA
+# as the optional secret "npm-ca" (docker build --secret id=npm-ca,src=...); nothing of it stays in
+# the image.
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
+    if [ -s /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi; \
+    npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund --loglevel=error && rm -f .npmrc
 
-# Runtime: compiled code and production dependencies only, as the unprivileged "node" user (uid 1000).
-FROM node:24-slim
+# Runtime: compiled code and production dependencies only, as uid 1000 ("node" in both bases).
+FROM ${BASE}
 ENV NODE_ENV=production
 # V8 heap flags: flat resident memory through bursts (docs/performance.md); the chart sets them too.
 ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=256"
@@ -26,6 +39,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Default settings; the Deployment mounts its own file and passes --config.
 COPY config/operator.yaml ./config/operator.yaml
-USER node
-EXPOSE 8080
+USER 1000:1000
+EXPOSE 8080 8443
 CMD ["node", "dist/main.js"]

@@ -2,6 +2,12 @@
 # Builds the test ground's kube-apiserver, kube-controller-manager and etcd, and the helm used by the
 # chart tests, from the Go module proxy, cached by version.
 #
+# With --node it also builds what a node of the ground needs (test/ground/node.ts): kubelet,
+# kube-proxy and kube-scheduler (the same wrapper module as kube-apiserver), containerd, ctr and
+# containerd-shim-runc-v2, CoreDNS, and a static `pause` compiled with gcc from the
+# k8s.io/kubernetes module's build/pause/linux/pause.c. runc, the CNI plugins, iptables and conntrack
+# come from Debian's packages (hack/lib/debian.sh), not from here.
+#
 # Prints the directory holding the binaries on its last line of stdout; progress goes to stderr.
 # The cache lives outside the repo (WSDB_CACHE_DIR, default ~/.cache/workspacedb-operator) and is
 # keyed by version, so a second run returns at once.
@@ -10,6 +16,15 @@ set -euo pipefail
 KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.3.4}"
+COREDNS_VERSION="${COREDNS_VERSION:-v1.14.7}"
+NODE=false
+for arg in "$@"; do
+  case "$arg" in
+    --node) NODE=true ;;
+    *) echo "usage: $0 [--node]" >&2; exit 2 ;;
+  esac
+done
 CACHE_DIR="${WSDB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/workspacedb-operator}"
 OUT_DIR="$CACHE_DIR/bin/kube-${KUBE_VERSION}_etcd-${ETCD_VERSION}"
 
@@ -21,7 +36,20 @@ export CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off GOFLAGS=-buildvcs=false
 have_helm() {
   [[ -x "$OUT_DIR/helm" && "$("$OUT_DIR/helm" version --template '{{.Version}}' 2>/dev/null)" == "$HELM_VERSION" ]]
 }
-have_all() { [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/kube-controller-manager" && -x "$OUT_DIR/etcd" ]] && have_helm; }
+# Each node binary from outside k8s.io/kubernetes is stamped with its version, checked the same way.
+have_containerd() {
+  [[ -x "$OUT_DIR/ctr" && -x "$OUT_DIR/containerd-shim-runc-v2" && -x "$OUT_DIR/containerd" ]] &&
+    [[ "$("$OUT_DIR/containerd" --version 2>/dev/null | awk '{print $3}')" == "$CONTAINERD_VERSION" ]]
+}
+have_coredns() { [[ -x "$OUT_DIR/coredns" && "$("$OUT_DIR/coredns" -version 2>/dev/null | head -1)" == "CoreDNS-${COREDNS_VERSION#v}" ]]; }
+have_node() {
+  [[ -x "$OUT_DIR/kubelet" && -x "$OUT_DIR/kube-proxy" && -x "$OUT_DIR/kube-scheduler" && -x "$OUT_DIR/pause" ]] &&
+    have_containerd && have_coredns
+}
+have_all() {
+  [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/kube-controller-manager" && -x "$OUT_DIR/etcd" ]] && have_helm &&
+    { [[ $NODE == false ]] || have_node; }
+}
 
 if have_all; then
   log "cached: $OUT_DIR"
@@ -30,6 +58,9 @@ if have_all; then
 fi
 
 command -v go >/dev/null || { log "go is required to build kube-apiserver, etcd and helm"; exit 1; }
+if [[ $NODE == true ]]; then
+  command -v gcc >/dev/null || { log "gcc is required to build the static pause binary (Debian package gcc)"; exit 1; }
+fi
 mkdir -p "$OUT_DIR"
 # One build at a time: a second caller waits for the first and then finds the cache filled.
 exec 9>"$CACHE_DIR/build.lock"
@@ -81,9 +112,18 @@ GO
   with_progress "etcd" bash -c "cd '$dir' && go build -trimpath -ldflags '-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION' -o '$OUT_DIR/etcd.tmp' . && mv '$OUT_DIR/etcd.tmp' '$OUT_DIR/etcd'"
 }
 
+# The k8s.io/kubernetes commands this run needs.
+kube_commands() {
+  echo kube-apiserver kube-controller-manager
+  [[ $NODE == true ]] && echo kubelet kube-proxy kube-scheduler
+  true
+}
+
 build_kube() {
-  [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/kube-controller-manager" ]] && return 0
-  log "building kube-apiserver and kube-controller-manager $KUBE_VERSION (k8s.io/kubernetes with its staging modules)"
+  local missing=() bin
+  for bin in $(kube_commands); do [[ -x "$OUT_DIR/$bin" ]] || missing+=("$bin"); done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  log "building ${missing[*]} $KUBE_VERSION (k8s.io/kubernetes with its staging modules)"
   local dir="$work/kube"
   mkdir -p "$dir"
   local modfile
@@ -103,13 +143,16 @@ build_kube() {
   cat >"$dir/tools.go" <<'GO'
 //go:build tools
 
-// Package tools pins the main packages of kube-apiserver and kube-controller-manager into this
+// Package tools pins the main packages of the Kubernetes commands the ground runs into this
 // module's build list.
 package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
   (cd "$dir" && go mod tidy >&2)
@@ -120,9 +163,7 @@ GO
     ld+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  local bin
-  for bin in kube-apiserver kube-controller-manager; do
-    [[ -x "$OUT_DIR/$bin" ]] && continue
+  for bin in "${missing[@]}"; do
     with_progress "$bin" bash -c "cd '$dir' && go build -trimpath -ldflags '$ld' -o '$OUT_DIR/$bin.tmp' k8s.io/kubernetes/cmd/$bin && mv '$OUT_DIR/$bin.tmp' '$OUT_DIR/$bin'"
   done
 }
@@ -146,11 +187,66 @@ build_helm() {
   with_progress "helm" bash -c "cd '$dir' && GOBIN='$dir/bin' go install -trimpath -ldflags '$ld' 'helm.sh/helm/v3/cmd/helm@$HELM_VERSION' && mv '$dir/bin/helm' '$OUT_DIR/helm.tmp' && mv '$OUT_DIR/helm.tmp' '$OUT_DIR/helm'"
 }
 
+# Installs the main packages of one module version into $OUT_DIR (atomically, one by one).
+# go_install DIR LDFLAGS TAGS MODULE@VERSION PACKAGE...
+go_install() {
+  local dir="$1" ld="$2" tags="$3" version="$4"; shift 4
+  local pkgs=() pkg
+  for pkg in "$@"; do pkgs+=("$pkg@$version"); done
+  (cd "$dir" && GOBIN="$dir/bin" go install -trimpath -tags "$tags" -ldflags "$ld" "${pkgs[@]}")
+  for pkg in "$@"; do
+    local bin="${pkg##*/}"
+    mv "$dir/bin/$bin" "$OUT_DIR/$bin.tmp" && mv "$OUT_DIR/$bin.tmp" "$OUT_DIR/$bin"
+  done
+}
+
+build_containerd() {
+  have_containerd && return 0
+  log "building containerd, ctr and containerd-shim-runc-v2 $CONTAINERD_VERSION (github.com/containerd/containerd/v2)"
+  local dir="$work/containerd"
+  mkdir -p "$dir"
+  # No cgo: the btrfs snapshotter and other cgo-only plugins drop out by their build constraints.
+  local ld="-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION -X github.com/containerd/containerd/v2/version.Revision=module-proxy"
+  local m=github.com/containerd/containerd/v2/cmd
+  # The daemon last: have_containerd reads its version.
+  with_progress "containerd" go_install "$dir" "$ld" "no_btrfs no_devmapper no_zfs" "$CONTAINERD_VERSION" "$m/ctr" "$m/containerd-shim-runc-v2" "$m/containerd"
+}
+
+build_coredns() {
+  have_coredns && return 0
+  log "building CoreDNS $COREDNS_VERSION (github.com/coredns/coredns)"
+  local dir="$work/coredns"
+  mkdir -p "$dir"
+  with_progress "coredns" go_install "$dir" "-s -w" "" "$COREDNS_VERSION" github.com/coredns/coredns
+}
+
+# The sandbox ("pause") container's program, as the Kubernetes release builds it: C, static.
+build_pause() {
+  [[ -x "$OUT_DIR/pause" ]] && return 0
+  local src
+  src="$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/build/pause/linux/pause.c"
+  [[ -f "$src" ]] || { log "no $src in the k8s.io/kubernetes module"; exit 1; }
+  log "building pause from $src (gcc -static)"
+  gcc -Os -Wall -Werror -static -DVERSION="$KUBE_VERSION-wsdb" -o "$OUT_DIR/pause.tmp" "$src"
+  strip "$OUT_DIR/pause.tmp"
+  mv "$OUT_DIR/pause.tmp" "$OUT_DIR/pause"
+}
+
 build_etcd
 build_kube
 build_helm
+if [[ $NODE == true ]]; then
+  build_containerd
+  build_coredns
+  build_pause
+fi
 "$OUT_DIR/etcd" --version | head -1 >&2
 "$OUT_DIR/kube-apiserver" --version >&2
 "$OUT_DIR/kube-controller-manager" --version >&2
 "$OUT_DIR/helm" version --short >&2
+if [[ $NODE == true ]]; then
+  "$OUT_DIR/kubelet" --version >&2
+  "$OUT_DIR/containerd" --version >&2
+  "$OUT_DIR/coredns" -version | head -1 >&2
+fi
 echo "$OUT_DIR"

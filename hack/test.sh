@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: type check, lint, unit tests and integration tests against a real
 # kube-apiserver + etcd and a real PostgreSQL that the suite starts itself (see README); then the
-# PostgreSQL-facing integration tests again on every other supported major (the matrix).
+# PostgreSQL-facing integration tests again on every other supported major (the matrix), and the
+# tests on a real node (test/node/: the chart and the operator's image, pods using the Secrets)
+# beside them.
 #
 # Usage: hack/test.sh [extra mocha arguments, e.g. --grep rotation]
 # Settings (environment):
 #   WSDB_PG_VERSION        the major of the whole suite's server (default 18)
 #   WSDB_MATRIX            the other majors the PostgreSQL-facing tests run on (default "14 15 16 17";
 #                          empty: none). Skipped when mocha arguments are given.
-#   WSDB_MATRIX_JOBS       how many majors run at once (default 2), each with a ground of its own
-# Prints one line per major with its server_version, and ends with the line "N passed, N failed"
-# over everything.
+#   WSDB_MATRIX_JOBS       how many majors (and the node tests) run at once (default 2), each with a
+#                          ground of its own
+#   WSDB_NODE              1 (default): also the tests on a node; 0: not. Skipped with mocha arguments.
+# Prints one line per major with its server_version and one for the node, checks that the node's
+# ground left nothing behind, and ends with the line "N passed, N failed" over everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/node.sh
+source hack/lib/debian.sh
 wsdb_ensure_node
 wsdb_ensure_deps "$PWD"
 
-wsdb_ensure_ground_binaries
+node_tests=false
+if [[ $# -eq 0 && "${WSDB_NODE:-1}" == "1" && -z "${WSDB_KUBECONFIG:-}" ]]; then
+  node_tests=true
+  # The node: runc, CNI plugins, iptables and conntrack from Debian; images built with buildah.
+  wsdb_ensure_debian_packages runc containernetworking-plugins iptables conntrack buildah
+  WSDB_BIN_DIR="$(bash hack/build-binaries.sh --node | tail -1)"
+  export WSDB_BIN_DIR
+else
+  wsdb_ensure_ground_binaries
+fi
 
 wsdb_log "type check"
 npm run --silent typecheck
@@ -25,6 +39,14 @@ wsdb_log "lint"
 npm run --silent lint
 wsdb_log "build"
 npm run --silent build
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/wsdb-test-output.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+if [[ $node_tests == true ]]; then
+  wsdb_log "images: the operator from the Dockerfile, notebook, pause, CoreDNS (hack/build-images.sh)"
+  bash hack/build-images.sh | tail -1 >"$work/images.json"
+  export WSDB_IMAGES="$work/images.json"
+fi
 
 # The PostgreSQL-facing tests: privileges, provisioning, rotation, drift, deletion, naming, adoption,
 # no-leaks, the tenant-isolation attacks, server status, a changed admin role and a NOINHERIT admin; ground.test.ts
@@ -45,9 +67,6 @@ MATRIX_FILES=(
   test/integration/e2e/admin-change.test.ts
   test/integration/e2e/noinherit.test.ts
 )
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/wsdb-test-output.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
 
 # counts LOG: prints "passed failed skipped version" from a mocha log (colour codes removed first).
 counts() {
@@ -77,16 +96,41 @@ if [[ $# -eq 0 ]]; then
   read -r -a majors <<<"${WSDB_MATRIX-14 15 16 17}"
 fi
 jobs_max="${WSDB_MATRIX_JOBS:-2}"
-if [[ ${#majors[@]} -gt 0 ]]; then
+if [[ $node_tests == true || ${#majors[@]} -gt 0 ]]; then
   export WSDB_BIN_DIR="${WSDB_BIN_DIR:-$(bash hack/build-binaries.sh | tail -1)}"
-  wsdb_log "matrix: PostgreSQL-facing tests on PostgreSQL ${majors[*]}, ${jobs_max} at a time (logs shown as each ends)"
-  # Each major runs in its own mocha process with its own ground (kube-apiserver, etcd, PostgreSQL).
+  wsdb_log "matrix: PostgreSQL-facing tests on PostgreSQL ${majors[*]:-none}$([[ $node_tests == true ]] && echo ", and the tests on a node"), ${jobs_max} at a time (logs shown as each ends)"
+  # The node's tests first (the longest); each job runs in its own mocha process with its own ground.
+  if [[ $node_tests == true ]]; then
+    (WSDB_GROUND_NODE=1 npx mocha --require test/ground/hooks.ts 'test/node/**/*.test.ts' >"$work/node.log" 2>&1; echo $? >"$work/node.status") &
+  fi
   for major in "${majors[@]}"; do
     while [[ $(jobs -rp | wc -l) -ge $jobs_max ]]; do wait -n || true; done
     # shellcheck disable=SC2086 # the globs are mocha's to expand
     (WSDB_PG_VERSION="$major" npx mocha --require test/ground/hooks.ts ${MATRIX_FILES[*]} >"$work/pg$major.log" 2>&1; echo $? >"$work/pg$major.status") &
   done
   wait || true
+  if [[ $node_tests == true ]]; then
+    echo
+    echo "===== on a node ====="
+    cat "$work/node.log"
+    read -r p f s v < <(counts "$work/node.log")
+    st="$(cat "$work/node.status" 2>/dev/null || echo 1)"
+    if [[ $st -ne 0 && $f -eq 0 ]]; then f=1; fi
+    [[ $st -ne 0 ]] && status=1
+    # What the node's ground made must all be gone: its namespace, veth, cgroups, mounts, processes.
+    node_ns="$(sed -n 's/^test ground ready .* in namespace \(wsdb-[0-9]*\).*/\1/p' "$work/node.log" | head -1)"
+    left="$(bash hack/lib/ground-leftovers.sh "$node_ns")"
+    if [[ -n "$left" ]]; then
+      echo "the node's ground left something behind:"
+      echo "$left"
+      f=$((f + 1))
+      status=1
+    fi
+    lines+=("On a node (PostgreSQL $v, kubelet, containerd, the operator's image): $p passed, $f failed$(skipped "$s")${left:+ (leftovers)}")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    pending=$((pending + s))
+  fi
   for major in "${majors[@]}"; do
     echo
     echo "===== PostgreSQL $major ====="

@@ -34,7 +34,17 @@ async function openssl(args: string[]): Promise<void> {
   await run("openssl", args);
 }
 
-async function signedCert(dir: string, name: string, subject: string, ext: string, certs: { caCert: string; caKey: string }): Promise<{ cert: string; key: string }> {
+/** Extensions of a client certificate. */
+export const CLIENT_EXT = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
+
+/** Extensions of a serving certificate for these addresses and DNS names. */
+export function servingExt(ips: string[], dns: string[]): string {
+  const names = [...ips.map((a) => `IP:${a}`), ...dns.map((d) => `DNS:${d}`)].join(",");
+  return `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${names}\n`;
+}
+
+/** A key pair and a certificate for `subject`, signed by the given CA, as PEM files in `dir`. */
+export async function signedCert(dir: string, name: string, subject: string, ext: string, certs: { caCert: string; caKey: string }): Promise<{ cert: string; key: string }> {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.crt`);
@@ -58,11 +68,11 @@ async function selfSignedCa(dir: string, name: string, cn: string): Promise<{ ca
   return { caCert, caKey };
 }
 
-export async function generateCerts(dir: string): Promise<GroundCerts> {
+export async function generateCerts(dir: string, serving: { ips: string[]; dns: string[] } = { ips: [], dns: [] }): Promise<GroundCerts> {
   const ca = await selfSignedCa(dir, "ca", "workspacedb-test-ca");
   const { caCert, caKey } = ca;
-  const serving = await signedCert(dir, "serving", "/CN=kube-apiserver", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n", ca);
-  const clientExt = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
+  const apiServing = await signedCert(dir, "serving", "/CN=kube-apiserver", servingExt(["127.0.0.1", ...serving.ips], ["localhost", ...serving.dns]), ca);
+  const clientExt = CLIENT_EXT;
   const admin = await signedCert(dir, "admin", "/O=system:masters/CN=admin", clientExt, ca);
   const controllerManager = await signedCert(dir, "kube-controller-manager", "/O=system:masters/CN=system:kube-controller-manager", clientExt, ca);
   const serviceAccountKey = join(dir, "sa.key");
@@ -72,7 +82,7 @@ export async function generateCerts(dir: string): Promise<GroundCerts> {
   const frontProxyCa = await selfSignedCa(dir, "front-proxy-ca", "workspacedb-test-front-proxy-ca");
   const frontProxyClient = await signedCert(dir, "front-proxy-client", `/CN=${FRONT_PROXY_CLIENT}`, clientExt, frontProxyCa);
   return {
-    caCert, caKey, servingCert: serving.cert, servingKey: serving.key, adminCert: admin.cert, adminKey: admin.key,
+    caCert, caKey, servingCert: apiServing.cert, servingKey: apiServing.key, adminCert: admin.cert, adminKey: admin.key,
     controllerManagerCert: controllerManager.cert, controllerManagerKey: controllerManager.key, serviceAccountKey, serviceAccountPub,
     frontProxyCaCert: frontProxyCa.caCert, frontProxyCaKey: frontProxyCa.caKey,
     frontProxyClientCert: frontProxyClient.cert, frontProxyClientKey: frontProxyClient.key,

@@ -1,6 +1,6 @@
 // The test ground: one kube-apiserver + etcd and one PostgreSQL per test run, or an existing pair.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, chmodSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, chmodSync, writeFileSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +10,9 @@ import { createRestClient, type RestClient } from "../../src/kube/rest.ts";
 import { startJanitor } from "./janitor.ts";
 import type { GroundCerts } from "./certs.ts";
 import { startKube, type KubeGround } from "./kube.ts";
+import type { NodeNetwork } from "./netns.ts";
+import { startNodeGround } from "./node-ground.ts";
+import type { NodeImages } from "./node.ts";
 import { reloadPostgres, serverVersion, startPostgres, type LocalPostgresGround, type PostgresGround } from "./postgres.ts";
 import { killAllNow } from "./procs.ts";
 
@@ -42,7 +45,30 @@ export interface Ground {
    * It is stopped with the ground. Throws against an existing cluster/server.
    */
   startExtraPostgres(major: number, options?: { tls?: { cert: string; key: string } }): Promise<LocalPostgresGround>;
+  /** The node and what runs on it; undefined unless the ground was started with one. */
+  node: NodeGround | undefined;
   stop(): Promise<void>;
+}
+
+/** A ground's node (startGround({ node: true })): pods run, images are local, DNS works. */
+export interface NodeGround {
+  name: string;
+  network: NodeNetwork;
+  /** Image references imported into the node's containerd (imagePullPolicy Never). */
+  images: { operator: string; notebook: string; pause: string; coredns: string };
+  /** The DNS name and port pods use for the ground's PostgreSQL (a Service without selector). */
+  postgresHost: string;
+  postgresPort: number;
+  /** PEM of the CA that signed PostgreSQL's serving certificate (for the Service's DNS name). */
+  postgresCa: string;
+  /** `ctr -n k8s.io ...` against the node's containerd. */
+  ctr(args: string[]): Promise<string>;
+}
+
+/** How to start the ground. */
+export interface GroundOptions {
+  /** Also a node: a network namespace, containerd, kubelet, kube-proxy, kube-scheduler, CoreDNS. */
+  node?: boolean;
 }
 
 /** The repository's root folder. */
@@ -56,11 +82,31 @@ export function getGround(): Ground {
   return current;
 }
 
-function binDir(): string {
-  if (process.env.WSDB_BIN_DIR) return process.env.WSDB_BIN_DIR;
-  const out = execFileSync("bash", [join(REPO_ROOT, "hack", "build-binaries.sh")], { stdio: ["ignore", "pipe", "inherit"] });
+function lastLine(out: Buffer | string): string {
   const lines = out.toString().trim().split("\n");
   return lines[lines.length - 1] ?? "";
+}
+
+function binDir(node: boolean): string {
+  const fromEnv = process.env.WSDB_BIN_DIR;
+  if (fromEnv && (!node || existsSync(join(fromEnv, "kubelet")))) return fromEnv;
+  const out = execFileSync("bash", [join(REPO_ROOT, "hack", "build-binaries.sh"), ...(node ? ["--node"] : [])], { stdio: ["ignore", "pipe", "inherit"] });
+  return lastLine(out);
+}
+
+/**
+ * The node's images: WSDB_IMAGES (the JSON hack/build-images.sh printed, or a file holding it), else
+ * built now by hack/build-images.sh (cached; seconds when nothing changed).
+ */
+function nodeImages(): NodeImages {
+  const fromEnv = process.env.WSDB_IMAGES;
+  let text: string;
+  if (fromEnv) {
+    text = fromEnv.trim().startsWith("{") ? fromEnv : readFileSync(fromEnv, "utf8");
+  } else {
+    text = lastLine(execFileSync("bash", [join(REPO_ROOT, "hack", "build-images.sh")], { stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 * 1024 * 1024 }));
+  }
+  return JSON.parse(text) as NodeImages;
 }
 
 async function externalGround(root: string): Promise<Ground | undefined> {
@@ -106,6 +152,7 @@ async function externalGround(root: string): Promise<Ground | undefined> {
     restartApiServer: undefined,
     certs: undefined,
     apiServerGet: undefined,
+    node: undefined,
     async startExtraPostgres() {
       throw new Error("startExtraPostgres needs the local ground: against an existing cluster and server (WSDB_KUBECONFIG) the suite starts no PostgreSQL");
     },
@@ -116,11 +163,11 @@ async function externalGround(root: string): Promise<Ground | undefined> {
   };
 }
 
-function installExitHandlers(root: string): void {
-  const cleanup = () => {
-    killAllNow();
-    rmSync(root, { recursive: true, force: true });
-  };
+/** On exit or a signal: `cleanup` (by default: kill every process, remove `root`). */
+function installExitHandlers(root: string, cleanup: () => void = () => {
+  killAllNow();
+  rmSync(root, { recursive: true, force: true });
+}): void {
   process.once("exit", cleanup);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
@@ -131,7 +178,7 @@ function installExitHandlers(root: string): void {
 }
 
 /** Starts the ground (or connects to an existing one, see README) and makes it `getGround()`. */
-export async function startGround(): Promise<Ground> {
+export async function startGround(options: GroundOptions = {}): Promise<Ground> {
   if (current) return current;
   const root = mkdtempSync(join(tmpdir(), "wsdb-ground-"));
   chmodSync(root, 0o755);
@@ -140,11 +187,16 @@ export async function startGround(): Promise<Ground> {
     current = external;
     return external;
   }
+  if (options.node) {
+    const bins = binDir(true);
+    current = await startNodeGround(root, bins, nodeImages(), (cleanup) => installExitHandlers(root, cleanup));
+    return current;
+  }
   const pidFile = join(root, "pids");
   writeFileSync(pidFile, "");
   startJanitor(root, pidFile);
   installExitHandlers(root);
-  const bins = binDir();
+  const bins = binDir(false);
   let kube: KubeGround | undefined;
   let postgres: PostgresGround | undefined;
   try {
@@ -174,6 +226,7 @@ export async function startGround(): Promise<Ground> {
     restartApiServer: () => k.restartApiServer(),
     certs: k.certs,
     apiServerGet: (path) => k.adminGet(path),
+    node: undefined,
     async startExtraPostgres(major: number, extraOptions: { tls?: { cert: string; key: string } } = {}) {
       // Its process is in procs.ts's list (exit handlers) and its pid in the janitor's file like
       // the others; a failed start stops its own server.

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
+import { inNetns } from "./netns.ts";
 import { freePort, startProc, waitFor, type Proc } from "./procs.ts";
 
 /** The ground's PostgreSQL server, as tests see it. */
@@ -234,6 +235,11 @@ export interface PostgresOptions {
   major?: number;
   /** Serve TLS (`ssl=on`) with this certificate and key (PEM); plaintext connections stay allowed. */
   tls?: { cert: string; key: string };
+  /**
+   * Run in a node's network namespace, listening on `address:port` there, and accept SCRAM logins
+   * from any address (pods, the host's end of the veth); undefined: 127.0.0.1 and a free port.
+   */
+  network?: { netnsPath: string; address: string; port: number };
 }
 
 /** The bin folder the options ask for. */
@@ -276,7 +282,13 @@ export async function startPostgres(root: string, pidFile: string, options: Post
   };
   await initdb(binDir, dataDir, []);
 
-  const port = await freePort();
+  const port = options.network?.port ?? (await freePort());
+  const host = options.network?.address ?? "127.0.0.1";
+  if (options.network) {
+    // Inside the ground's own namespace: pods (through the Service) and the host's veth end.
+    const hba = join(dataDir, "pg_hba.conf");
+    writeFileSync(hba, `${readFileSync(hba, "utf8")}\nhost all all 0.0.0.0/0 scram-sha-256\n`);
+  }
   const logFile = join(dir, "postgres.log");
   const tlsArgs: string[] = [];
   if (options.tls !== undefined) {
@@ -296,7 +308,7 @@ export async function startPostgres(root: string, pidFile: string, options: Post
   let serverDataDir = dataDir;
   const serverArgs = (): string[] => [
     "-D", serverDataDir,
-    "-c", "listen_addresses=127.0.0.1",
+    "-c", `listen_addresses=${host}`,
     "-c", `port=${port}`,
     "-c", `unix_socket_directories=${socketDir}`,
     "-c", "password_encryption=scram-sha-256",
@@ -311,11 +323,11 @@ export async function startPostgres(root: string, pidFile: string, options: Post
     "-c", "full_page_writes=off",
     ...tlsArgs,
   ];
-  const superUrl = `postgresql://postgres:${superPassword}@127.0.0.1:${port}/postgres`;
+  const superUrl = `postgresql://postgres:${superPassword}@${host}:${port}/postgres`;
   let server: Proc | undefined;
 
   const start = async (): Promise<void> => {
-    const [cmd, args] = asServerUser(owner, join(serverBinDir, "postgres"), serverArgs());
+    const [cmd, args] = inNetns(options.network?.netnsPath, ...asServerUser(owner, join(serverBinDir, "postgres"), serverArgs()));
     server = startProc(options.name, cmd, args, logFile, pidFile);
     const early = server.exited.then((code) => {
       throw new Error(`${options.name} exited with ${code} during start; see ${logFile}`);
@@ -409,10 +421,10 @@ export async function startPostgres(root: string, pidFile: string, options: Post
   };
 
   const ground: LocalPostgresGround = {
-    host: "127.0.0.1",
+    host,
     port,
     superUrl,
-    adminUrl: `postgresql://${ADMIN_USER}:${adminPassword}@127.0.0.1:${port}/postgres`,
+    adminUrl: `postgresql://${ADMIN_USER}:${adminPassword}@${host}:${port}/postgres`,
     adminUser: ADMIN_USER,
     adminPassword,
     logFile,

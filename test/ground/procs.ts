@@ -1,6 +1,6 @@
 // Child processes of the test ground: start with a log file, stop gracefully, never outlive the run.
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, openSync, closeSync } from "node:fs";
+import { appendFileSync, openSync, closeSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** A long-running child process of the ground. */
@@ -86,4 +86,20 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+}
+
+/** The last `lines` lines of a log file (for an error message: the ground removes its files). */
+export function logTail(file: string, lines = 25): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** What a failed child process (execFile) wrote to stderr, else the error's message. */
+export function errorOutput(err: unknown): string {
+  const stderr = (err as { stderr?: unknown }).stderr;
+  const text = typeof stderr === "string" ? stderr : Buffer.isBuffer(stderr) ? stderr.toString("utf8") : "";
+  return text.trim() || (err instanceof Error ? err.message : String(err));
 }
