@@ -166,7 +166,21 @@ archive() {
   fi
   echo "$file"
 }
-size() { "${B[@]}" inspect --type image --format '{{.Size}}' "$1" 2>/dev/null || echo 0; }
+
+# Old images and archives go: the four newest operator images stay (an upgrade test may want the
+# previous one), so do the newest build stages (npm's layer cache), and every archive still named by
+# an image; the rest of each accrues with every change of src/.
+prune_oldest() { # KEEP: removes all but the KEEP newest of the image references or IDs on stdin ("time ref")
+  sort -r | tail -n +"$(($1 + 1))" | awk '{print $NF}' | while read -r ref; do "${B[@]}" rmi "$ref" >/dev/null 2>&1 || true; done
+}
+"${B[@]}" images --noheading --format '{{.CreatedAtRaw}} {{.Name}}:{{.Tag}}' localhost/workspacedb-operator 2>/dev/null |
+  grep -v ':latest$' | prune_oldest 4
+"${B[@]}" images --noheading --no-trunc --filter dangling=true --format '{{.CreatedAtRaw}} {{.ID}}' 2>/dev/null | prune_oldest 4
+mapfile -t keep < <("${B[@]}" images --noheading --no-trunc --format '{{.ID}}' 2>/dev/null | sed 's/^sha256://' | cut -c1-32)
+for file in "$IMAGES"/*.tar; do
+  [[ -e "$file" ]] || continue
+  [[ " ${keep[*]} " == *" $(basename "$file" .tar) "* ]] || rm -f "$file"
+done
 
 json="{"
 sep=""
