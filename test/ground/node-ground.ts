@@ -47,7 +47,8 @@ export async function startNodeGround(root: string, bins: string, images: NodeIm
   writeFileSync(pidFile, "");
   const net: NodeNetwork = await createNodeNetwork((process.pid % 250) + 1);
   startJanitor(root, pidFile, net);
-  const pki = createPki();
+  // Inside the ground's folder: the janitor removes it too.
+  const pki = createPki(root);
   let tornDown = false;
   const teardown = (): void => {
     if (tornDown) return;

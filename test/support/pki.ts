@@ -49,9 +49,9 @@ function subject(cn: string, o: string[] = []): string {
   return [...o.map((org) => `/O=${org}`), `/CN=${cn}`].join("");
 }
 
-/** Starts a PKI in a temporary folder. */
-export function createPki(): Pki {
-  const dir = mkdtempSync(join(tmpdir(), "wsdb-pki-"));
+/** Starts a PKI in a temporary folder (under `parent`, default the system's temporary folder). */
+export function createPki(parent: string = tmpdir()): Pki {
+  const dir = mkdtempSync(join(parent, "wsdb-pki-"));
   let serial = 0;
   const existing = (certFile: string, keyFile: string): TestCa => ({
     cert: readFileSync(certFile, "utf8"),
