@@ -23,7 +23,8 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
     npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund --loglevel=error && rm -f .npmrc
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund --loglevel=error \
+    && find node_modules -depth -type d -empty -delete && rm -f .npmrc
 
 # Runtime: compiled code and production dependencies only, as uid 1000 ("node" in both bases).
 FROM ${BASE}

@@ -2,7 +2,7 @@
 # Builds the images of the test ground's node without any registry, with buildah (Debian's package):
 # - the operator, from the repository's Dockerfile, on two bases assembled here: BASE (Debian's
 #   libc6, libstdc++6, libgcc-s1 and netbase, the Node.js binary of hack/lib/node.sh, uid 1000) and
-#   BUILD_BASE (BASE plus dash, coreutils and npm from the npm registry);
+#   BUILD_BASE (BASE plus dash, coreutils, findutils and npm from the npm registry);
 # - a notebook image (python3, psycopg2, psql, a shell; Debian's packages, uid 1000);
 # - pause and CoreDNS, each one static binary from hack/build-binaries.sh --node.
 #
@@ -84,7 +84,7 @@ base_files() {
 
 node_dir="$(dirname "$(dirname "$(command -v node)")")"
 runtime_pkgs=(libc6 libstdc++6 libgcc-s1 netbase)
-build_pkgs=(libc6 libstdc++6 libgcc-s1 netbase dash coreutils)
+build_pkgs=(libc6 libstdc++6 libgcc-s1 netbase dash coreutils findutils)
 BASE="localhost/wsdb-node-base:$WSDB_NODE_VERSION-$(closure_key "${runtime_pkgs[@]}")"
 BUILD_BASE="localhost/wsdb-node-build:$WSDB_NODE_VERSION-npm$WSDB_NPM_VERSION-$(closure_key "${build_pkgs[@]}")"
 
