@@ -19,10 +19,20 @@ if [[ -n "$netns" ]]; then
   for f in /var/lib/cni/results/"$netns"-*; do [[ -e "$f" ]] && echo "file $f"; done
 fi
 awk '$5 ~ /\/wsdb-ground-/ { print "mount " $5 }' /proc/self/mountinfo
-for pid in $(pgrep -f '/wsdb-ground-' 2>/dev/null); do
-  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
-  dir="$(grep -o '/[^ ]*/wsdb-ground-[A-Za-z0-9]*' <<<"$cmd" | head -1)"
-  [[ -n "$dir" && ! -d "$dir" ]] && echo "process $pid: ${cmd:0:160}"
+# Processes of a ground whose folder is gone; a janitor notices its parent's end within a second,
+# so they get ten seconds to go.
+orphans() {
+  local pid cmd dir
+  for pid in $(pgrep -f '/wsdb-ground-' 2>/dev/null); do
+    cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+    dir="$(grep -o '/[^ ]*/wsdb-ground-[A-Za-z0-9]*' <<<"$cmd" | head -1)"
+    [[ -n "$dir" && ! -d "$dir" ]] && echo "process $pid: $(tr -s ' \n' ' ' <<<"${cmd:0:160}")"
+  done
+}
+for _ in $(seq 1 20); do
+  [[ -z "$(orphans)" ]] && break
+  sleep 0.5
 done
+orphans
 for dir in /run/containerd /var/lib/kubelet; do [[ -e "$dir" ]] && echo "folder $dir"; done
 true

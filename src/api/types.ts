@@ -23,7 +23,7 @@ export const FINALIZER = "workspacedb.io/finalizer";
  */
 export const ANNOTATION_CRD_REVISION = "workspacedb.io/schema-revision";
 /** The CRD schema revision this operator needs. */
-export const CRD_SCHEMA_REVISION = 3;
+export const CRD_SCHEMA_REVISION = 4;
 
 /** Namespace annotation (set by the platform team) naming the existing databases its WorkspaceDatabases may adopt. */
 export const ANNOTATION_ADOPT = "workspacedb.io/adopt";
@@ -155,6 +155,8 @@ export interface WorkspaceDatabaseSpec {
   idleInTransactionSessionTimeout?: string;
   extensions?: string[];
   rotation?: { terminateSessions?: boolean };
+  /** Labels and annotations put on both credentials Secrets (see secret-template.ts). */
+  secretTemplate?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
 }
 
 /** What status records about one login. */

@@ -2,6 +2,7 @@
 // kubectl-wsdb: the kubectl plugin for people (`kubectl wsdb tables|preview|credentials|regenerate`),
 // acting with the caller's own identity and rights from their kubeconfig.
 import { parseArgs } from "node:util";
+import { regenerateTokenRecord } from "../api/regenerate.ts";
 import {
   ANNOTATION_REGENERATE_BOTH,
   ANNOTATION_REGENERATE_RO,
@@ -201,7 +202,8 @@ async function regenerate(ctx: Context, name: string, options: { which: "read-wr
   for (;;) {
     const ws = await ctx.kube.request<WorkspaceDatabase>("GET", workspacePath(ctx.namespace, name), { context: `reading WorkspaceDatabase ${name}` });
     const creds = ws.status?.credentials;
-    const done = logins.every((l) => (l === "read-write" ? creds?.readWrite : creds?.readOnly)?.regenerateToken === token);
+    // Status records a long value as its digest; the plugin's own values are short, but compare the same way.
+    const done = logins.every((l) => (l === "read-write" ? creds?.readWrite : creds?.readOnly)?.regenerateToken === regenerateTokenRecord(token));
     if (done) {
       for (const l of logins) {
         const at = (l === "read-write" ? creds?.readWrite : creds?.readOnly)?.passwordChangedAt ?? "";

@@ -20,8 +20,17 @@ export const Reasons = {
   InsecureAuthentication: "InsecureAuthentication",
   TLSVerificationFailed: "TLSVerificationFailed",
   InvalidSpec: "InvalidSpec",
+  /** A password set by hand in a credentials Secret is longer than MAX_PASSWORD_BYTES. */
+  PasswordTooLong: "PasswordTooLong",
   Deleting: "Deleting",
-  Error: "Error",
+  /** PostgreSQL answered with an error the operator does not classify (the message has its SQLSTATE). */
+  DatabaseError: "DatabaseError",
+  /** The Kubernetes API refused the operator's request (403: its RBAC; 4xx: the request). */
+  KubernetesRejected: "KubernetesRejected",
+  /** The Kubernetes API did not answer or failed (5xx, timeouts): retried with back-off. */
+  KubernetesUnavailable: "KubernetesUnavailable",
+  /** A bug: the message says what failed; please report it. */
+  InternalError: "InternalError",
 } as const;
 
 /** The desired state of one condition; the transition time is filled in by `setCondition`. */

@@ -8,6 +8,7 @@ import {
 } from "../api/types.ts";
 import type { KubePort } from "../kube/client.ts";
 import { isConflict } from "../kube/errors.ts";
+import { MAX_PASSWORD_BYTES } from "../postgres/password.ts";
 import { Reasons } from "./conditions.ts";
 import { ReconcileFailure } from "./failure.ts";
 import { decidePassword, type PasswordDecision } from "./rotation.ts";
@@ -18,6 +19,7 @@ import {
   SECRET_ANNOTATION_HANDLED_LAST,
   controlledBy,
   desiredSecret,
+  oversizedPassword,
   secretDiffers,
   secretName,
   secretValue,
@@ -93,7 +95,10 @@ async function ensureFrom(ctx: CredentialContext, access: Access, username: stri
   }
   const annotations = owner.metadata.annotations ?? {};
   const key = access === "read-write" ? "readWrite" : "readOnly";
-  const current = secretValue(existing, "password");
+  // A password too long to apply is not even read (the cache does not hold it): it stands as a
+  // non-empty placeholder, so that only a regeneration replaces it.
+  const oversized = oversizedPassword(existing);
+  const current = oversized === undefined ? secretValue(existing, "password") : "(too long)";
   const secretAnnotations = existing?.metadata?.annotations ?? {};
   const decision = decidePassword({
     requested: { own: annotations[ownRegenerateAnnotation(access)], all: annotations[ANNOTATION_REGENERATE_BOTH] },
@@ -105,6 +110,16 @@ async function ensureFrom(ctx: CredentialContext, access: Access, username: stri
     roleChangedAt: owner.status?.credentials?.[key]?.passwordChangedAt,
     now: timestamp(ctx.now),
   });
+  if (decision.password === "keep" && oversized !== undefined) {
+    // Nothing is written and the role keeps its password: the Secret changes first (a shorter
+    // password by hand, or a regeneration), and that change brings the next pass.
+    throw new ReconcileFailure(
+      Reasons.PasswordTooLong,
+      `the password set by hand in Secret ${namespace}/${name} has ${oversized} bytes, more than the ${MAX_PASSWORD_BYTES} the operator applies: ` +
+        `set a shorter one, or regenerate it (annotation ${ownRegenerateAnnotation(access)}); until then the login keeps its previous password`,
+      { kind: "never" },
+    );
+  }
   const password = decision.password === "keep" && current ? current : ctx.newPassword();
   const changedAt = decision.changedAt;
   const tokens = decision.handled;

@@ -33,7 +33,8 @@ const POSTGRES_REASONS: Record<PostgresError["kind"], string> = {
   Conflict: Reasons.Conflict,
   Transient: Reasons.ServerUnavailable,
   TLSVerificationFailed: Reasons.TLSVerificationFailed,
-  Unknown: Reasons.Error,
+  InsecureAuthentication: Reasons.InsecureAuthentication,
+  Unknown: Reasons.DatabaseError,
 };
 
 /** Maps any error of a pass to a ReconcileFailure (reason, message, retry policy). */
@@ -47,8 +48,11 @@ export function toFailure(err: unknown): ReconcileFailure {
     return new ReconcileFailure(reason, message, retry, { cause: err });
   }
   if (err instanceof KubeApiError) {
-    return new ReconcileFailure(Reasons.Error, err.message, { kind: "backoff" }, { cause: err });
+    // 0: unreachable; 408, 429, 5xx: busy or failing. Anything else the API server decided.
+    const unavailable = err.code === 0 || err.code === 408 || err.code === 429 || err.code >= 500;
+    const message = err.code === 403 ? `${err.message} (the operator's RBAC does not allow it: see config/rbac/)` : err.message;
+    return new ReconcileFailure(unavailable ? Reasons.KubernetesUnavailable : Reasons.KubernetesRejected, message, { kind: "backoff" }, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new ReconcileFailure(Reasons.Error, message, { kind: "backoff" }, { cause: err });
+  return new ReconcileFailure(Reasons.InternalError, `${message} (an unexpected failure of the operator: please report it with its log)`, { kind: "backoff" }, { cause: err });
 }

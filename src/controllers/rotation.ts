@@ -1,4 +1,5 @@
 // Passwords: regeneration applied first and from the maintenance database, then drift checked by a SCRAM-only login.
+import { recordsToken, regenerateTokenRecord } from "../api/regenerate.ts";
 import type { WorkspaceDatabase } from "../api/types.ts";
 import { Reasons } from "./conditions.ts";
 import type { WorkspaceDeps } from "./context.ts";
@@ -38,7 +39,10 @@ export interface PasswordDecision {
   password: "keep" | "regenerate" | "missing";
   /** When the Secret's password changed (now for a new one, or the next second not yet used). */
   changedAt: string;
-  /** Regenerate values handled once the Secret is written (an absent annotation keeps its old value). */
+  /**
+   * Regenerate values handled once the Secret is written (an absent annotation keeps its old value),
+   * as regenerateTokenRecord() records them: a long value as its digest.
+   */
   handled: { own: string | undefined; all: string | undefined; last: string | undefined };
   /**
    * The role (if it exists) must be given the Secret's password before anything else: a regeneration,
@@ -72,16 +76,17 @@ function distinctFrom(now: string, taken: readonly (string | undefined)[]): stri
 export function decidePassword(facts: PasswordFacts): PasswordDecision {
   const { requested, secret, roleChangedAt, now } = facts;
   const handled = secret?.handled ?? {};
-  const ownNew = requested.own !== undefined && requested.own !== handled.own;
-  const allNew = requested.all !== undefined && requested.all !== handled.all;
+  const ownNew = requested.own !== undefined && !recordsToken(handled.own, requested.own);
+  const allNew = requested.all !== undefined && !recordsToken(handled.all, requested.all);
   const missing = secret === undefined || !secret.password;
   if (missing || ownNew || allNew) {
+    const record = (value: string | undefined) => (value === undefined ? undefined : regenerateTokenRecord(value));
     // Status reports the value that asked for it (own annotation first), else whichever is set.
-    const last = ownNew ? requested.own : allNew ? requested.all : (requested.own ?? requested.all);
+    const last = record(ownNew ? requested.own : allNew ? requested.all : (requested.own ?? requested.all));
     return {
       password: missing ? "missing" : "regenerate",
       changedAt: distinctFrom(now, [roleChangedAt, secret?.changedAt]),
-      handled: { own: requested.own ?? handled.own, all: requested.all ?? handled.all, last },
+      handled: { own: record(requested.own) ?? handled.own, all: record(requested.all) ?? handled.all, last },
       rotate: !missing || roleChangedAt !== undefined,
     };
   }

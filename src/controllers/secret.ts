@@ -1,6 +1,8 @@
 // The desired credentials Secret of one login, built by a pure function from what it must contain.
 import { createHash } from "node:crypto";
 import type { Secret as V1Secret } from "../kube/types.ts";
+import { MAX_PASSWORD_BYTES } from "../postgres/password.ts";
+import { applyTemplate } from "./secret-template.ts";
 import {
   API_VERSION,
   LABEL_ACCESS,
@@ -115,7 +117,8 @@ function encodeData(keys: Record<string, string>): Record<string, string> {
  */
 export function desiredSecret(input: CredentialsInput, existing?: V1Secret): V1Secret {
   const { owner, access } = input;
-  const annotations: Record<string, string> = { ...(existing?.metadata?.annotations ?? {}) };
+  // Others' labels and annotations stay; the template's follow the spec; ours are set last.
+  const { labels, annotations } = applyTemplate(owner, existing?.metadata ?? {});
   annotations[SECRET_ANNOTATION_CHANGED_AT] = input.passwordChangedAt;
   setOrDelete(annotations, SECRET_ANNOTATION_HANDLED, input.handled.own);
   setOrDelete(annotations, SECRET_ANNOTATION_HANDLED_ALL, input.handled.all);
@@ -129,7 +132,7 @@ export function desiredSecret(input: CredentialsInput, existing?: V1Secret): V1S
       namespace: owner.metadata.namespace,
       ...(existing?.metadata?.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
       labels: {
-        ...(existing?.metadata?.labels ?? {}),
+        ...labels,
         [LABEL_MANAGED_BY]: MANAGED_BY,
         [LABEL_DATABASE]: owner.metadata.name,
         [LABEL_ACCESS]: access,
@@ -165,6 +168,18 @@ export function controlledBy(secret: V1Secret, owner: WorkspaceDatabase): boolea
     controller.kind === "WorkspaceDatabase" && controller.name === owner.metadata.name;
 }
 
+/**
+ * The length in bytes of the Secret's password when it is longer than MAX_PASSWORD_BYTES (read, or
+ * compacted by {@link compactSecret}), else undefined.
+ */
+export function oversizedPassword(secret: V1Secret | undefined): number | undefined {
+  const data = secret?.data;
+  if (data === undefined) return undefined;
+  if (data[OVERSIZED_KEY] !== undefined) return Number(data[OVERSIZED_KEY]);
+  const bytes = data.password === undefined ? 0 : Buffer.from(data.password, "base64").length;
+  return bytes > MAX_PASSWORD_BYTES ? bytes : undefined;
+}
+
 /** Reads one key of a Secret as text; undefined when absent. */
 export function secretValue(secret: V1Secret | undefined, key: string): string | undefined {
   const raw = secret?.data?.[key];
@@ -179,6 +194,8 @@ export function secretValue(secret: V1Secret | undefined, key: string): string |
 const KEPT_KEYS: ReadonlySet<string> = new Set(["password", "username"]);
 /** Where a compacted Secret keeps the digest of its other keys: '#' is not allowed in a Secret key. */
 const DIGEST_KEY = "#digest";
+/** Where a compacted Secret says how long a password was that is too long to apply (and to cache). */
+const OVERSIZED_KEY = "#password-bytes";
 
 function digestOf(data: Record<string, string>): string {
   const hash = createHash("sha256");
@@ -200,6 +217,12 @@ export function compactSecret(secret: V1Secret): V1Secret {
   const kept: Record<string, string> = {};
   for (const key of KEPT_KEYS) if (data[key] !== undefined) kept[key] = data[key];
   kept[DIGEST_KEY] = digestOf(data);
+  // A password too long to apply is not kept either: a tenant could otherwise fill the cache.
+  const bytes = data.password === undefined ? 0 : Buffer.from(data.password, "base64").length;
+  if (bytes > MAX_PASSWORD_BYTES) {
+    delete kept.password;
+    kept[OVERSIZED_KEY] = String(bytes);
+  }
   const { stringData: _written, ...rest } = secret;
   return { ...rest, data: kept };
 }

@@ -111,20 +111,34 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   };
 
   const context = { kube: deps.kube, owner: obj, endpoint: endpointOf(server, deps.servers.ca(server.metadata.name)), database: names.database, now, newPassword: deps.newPassword };
-  const readWrite = await ensureCredentialSecret(context, "read-write", names.readWrite);
-  const readOnly = await ensureCredentialSecret(context, "read-only", names.readOnly);
+  // A password set by hand that is too long to apply stops this login only: the other one's
+  // regeneration still goes through below, then the pass reports it.
+  const readWriteStep = await settleCredential(() => ensureCredentialSecret(context, "read-write", names.readWrite));
+  const readOnlyStep = await settleCredential(() => ensureCredentialSecret(context, "read-only", names.readOnly));
 
   // Rotation first, before and independent of every other step.
   const rotated: CredentialOutcome[] = [];
-  if (readWrite.rotate || readOnly.rotate) await freshen();
+  const settledSteps = [readWriteStep, readOnlyStep].filter((o): o is CredentialOutcome => !(o instanceof ReconcileFailure));
+  if (settledSteps.some((o) => o.rotate)) await freshen();
   const facts = claimed.shared.facts.claim;
-  for (const [outcome, exists] of [[readWrite, facts.readWrite !== null], [readOnly, facts.readOnly !== null]] as const) {
+  // What was rotated is recorded before a failure is reported, so that no later pass rotates (and
+  // ends sessions) again.
+  const afterRotation = async (failure: ReconcileFailure): Promise<ReconcileFailure> => {
+    if (rotated.length > 0) await recordProgress(deps, obj, server.metadata.name, names.database, credentialsStatus(obj, ...rotated), now);
+    return failure;
+  };
+  for (const outcome of settledSteps) {
+    const exists = (outcome.access === "read-write" ? facts.readWrite : facts.readOnly) !== null;
     if (exists && outcome.rotate) {
       await rotate(deps, sql, obj, outcome, log);
       deps.loginChecks.checked(server.metadata.name, outcome.username, outcome.secretVersion);
       rotated.push(outcome);
     }
   }
+  if (readWriteStep instanceof ReconcileFailure) throw await afterRotation(readWriteStep);
+  if (readOnlyStep instanceof ReconcileFailure) throw await afterRotation(readOnlyStep);
+  const readWrite = readWriteStep;
+  const readOnly = readOnlyStep;
   // Before anything is created on the server, status records where (deletion cleans up from there), and
   // which passwords the roles have (so a later failing step never makes a retry rotate again).
   await recordProgress(deps, obj, server.metadata.name, names.database, credentialsStatus(obj, readWrite, readOnly), now);
@@ -226,8 +240,21 @@ async function recordProgress(deps: WorkspaceDeps, obj: WorkspaceDatabase, serve
   await writeStatus(deps.kube, obj, status);
 }
 
-function credentialsStatus(obj: WorkspaceDatabase, readWrite: CredentialOutcome, readOnly: CredentialOutcome): WorkspaceDatabaseStatus["credentials"] {
-  return { ...(obj.status?.credentials ?? {}), readWrite: credentialStatus(readWrite), readOnly: credentialStatus(readOnly) };
+/** Status's credentials with these logins' outcomes (a login not given keeps what status says). */
+function credentialsStatus(obj: WorkspaceDatabase, ...outcomes: CredentialOutcome[]): WorkspaceDatabaseStatus["credentials"] {
+  const credentials = { ...(obj.status?.credentials ?? {}) };
+  for (const outcome of outcomes) credentials[outcome.access === "read-write" ? "readWrite" : "readOnly"] = credentialStatus(outcome);
+  return credentials;
+}
+
+/** The Secret step of one login, or its PasswordTooLong failure (any other failure is thrown). */
+async function settleCredential(step: () => Promise<CredentialOutcome>): Promise<CredentialOutcome | ReconcileFailure> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof ReconcileFailure && err.reason === Reasons.PasswordTooLong) return err;
+    throw err;
+  }
 }
 
 function credentialStatus(outcome: CredentialOutcome): CredentialStatus {

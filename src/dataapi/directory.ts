@@ -1,6 +1,6 @@
 // The workspaces the data API reads, from the operator's caches: Ready ones only, with the read-only
 // login's address and password taken from the server and the Secret the operator wrote.
-import pg from "pg";
+import { ScramOnlyClient } from "../postgres/scram-only.ts";
 import type { DatabaseServer, WorkspaceDatabase } from "../api/types.ts";
 import { READY, findCondition } from "../controllers/conditions.ts";
 import { controlledBy, secretName, secretValue } from "../controllers/secret.ts";
@@ -71,7 +71,8 @@ export interface SessionOptions {
  */
 export function pgSessions(options: SessionOptions): SessionRunner {
   return async <T>(login: ReadOnlyLogin, fn: (db: Queryable) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({
+    // SCRAM-SHA-256 only, as every session of the operator (postgres/scram-only.ts).
+    const client = new ScramOnlyClient({
       host: login.host,
       port: login.port,
       database: login.database,

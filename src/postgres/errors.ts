@@ -1,5 +1,6 @@
 // The one error type of the PostgreSQL layer: SQLSTATE and network errors mapped to a few kinds, secrets removed.
 import { errorMessage } from "../runtime/logger.ts";
+import { InsecureAuthenticationError } from "./scram-only.ts";
 
 /** What went wrong, in terms a reconciler can act on. */
 export type PostgresErrorKind =
@@ -10,6 +11,7 @@ export type PostgresErrorKind =
   | "Conflict"
   | "Transient"
   | "TLSVerificationFailed"
+  | "InsecureAuthentication"
   | "Unknown";
 
 /** An error from PostgreSQL or the network, classified; its message and cause never contain a password or verifier. */
@@ -57,6 +59,10 @@ export function kindOf(code: string | undefined, message = ""): PostgresErrorKin
  */
 export function classifyPgError(err: unknown, context: string, secrets: readonly string[] = []): PostgresError {
   if (err instanceof PostgresError) return err;
+  const insecure = insecureMethod(err);
+  if (insecure !== undefined) {
+    return new PostgresError("InsecureAuthentication", `${redact(context, secrets)}: ${insecureAuthenticationMessage(insecure)}`, { cause: err });
+  }
   const code = errorCode(err);
   const raw = err === undefined || err === null ? "" : errorMessage(err);
   const clean = redact(raw, secrets);
@@ -66,6 +72,28 @@ export function classifyPgError(err: unknown, context: string, secrets: readonly
   // The original error is kept as the cause only if it carried nothing secret.
   const cause = clean === raw ? err : Object.assign(new Error(clean), code === undefined ? {} : { code });
   return new PostgresError(kind, message, { ...(code === undefined ? {} : { code }), cause });
+}
+
+/** Authentication request codes node-postgres cannot parse, by pg_hba method. */
+const UNPARSED_METHODS: Readonly<Record<string, string>> = { "2": "kerberos-v5", "6": "scm-credential", "7": "gss", "8": "gss", "9": "sspi" };
+
+/** The method a server asked for instead of SCRAM-SHA-256, if that is what `err` says. */
+function insecureMethod(err: unknown): string | undefined {
+  if (err instanceof InsecureAuthenticationError) return err.method;
+  const message = err instanceof Error ? err.message : "";
+  const unparsed = /Unknown authenticationOk message type (\d+)/.exec(message);
+  if (unparsed) return UNPARSED_METHODS[unparsed[1]!] ?? `authentication request ${unparsed[1]!}`;
+  return undefined;
+}
+
+/**
+ * What to tell a person whose server asked the operator for a password other than with SCRAM: the
+ * method, and how to fix both causes (a pg_hba rule, a role password still hashed with MD5).
+ */
+export function insecureAuthenticationMessage(method: string): string {
+  return `the server asked for ${method} authentication; the operator sends passwords only with SCRAM-SHA-256 and sent none. ` +
+    "Use scram-sha-256 in the pg_hba.conf rule that matches, and if the role's password is still an MD5 hash (an md5 rule then asks for MD5), " +
+    "re-hash it as that role or a superuser: SET password_encryption = 'scram-sha-256'; ALTER ROLE <role> PASSWORD '<password>'";
 }
 
 /** Replaces SCRAM verifiers and every occurrence of the given secrets with `[redacted]`. */

@@ -1,7 +1,7 @@
 // Checks a password by logging in with SCRAM-SHA-256 only, over a minimal wire-protocol client, and says what the attempt proved.
 import { PostgresError, redact } from "./errors.ts";
 import { ProbeTransport, tlsPolicy, type ProbeSslMode } from "./probe-transport.ts";
-import { clientFinal, clientFirst, parseServerFirst, serverFinalMatches } from "./scram-client.ts";
+import { clientFinal, clientFirst, parseServerFirst, serverEndPoint, serverFinalMatches } from "./scram-client.ts";
 import * as wire from "./wire.ts";
 
 /**
@@ -47,6 +47,7 @@ export const DEFAULT_PROBE_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
 
 const SCRAM = "SCRAM-SHA-256";
+const SCRAM_PLUS = "SCRAM-SHA-256-PLUS";
 const SSL_MODES: readonly ProbeSslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 const METHODS: Readonly<Record<number, string>> = {
   [wire.AUTH.ok]: "trust",
@@ -115,7 +116,7 @@ async function converse(t: ProbeTransport, o: LoginProbeOptions, onEstablished: 
 
 // Runs the authentication exchange: undefined once AuthenticationOk followed a verified SCRAM exchange.
 async function authenticate(t: ProbeTransport, password: string): Promise<LoginOutcome | undefined> {
-  const first = clientFirst();
+  let first = clientFirst();
   let stage: "start" | "sentFirst" | "sentProof" | "verified" = "start";
   let expectedSignature: Buffer = Buffer.alloc(0);
   for (;;) {
@@ -129,8 +130,16 @@ async function authenticate(t: ProbeTransport, password: string): Promise<LoginO
     const { code, data } = wire.parseAuthentication(message.body);
     if (code === wire.AUTH.sasl && stage === "start") {
       const mechanisms = wire.parseSaslMechanisms(data);
-      if (!mechanisms.includes(SCRAM)) return { kind: "insecure", method: `SASL ${mechanisms.join(" ")}`.trim() };
-      t.write(wire.saslInitialResponse(SCRAM, Buffer.from(first.message, "utf8")));
+      // Over TLS, bound to the channel when the server offers it (a man in the middle cannot relay the exchange).
+      const certificate = t.serverCertificate();
+      if (certificate !== undefined && mechanisms.includes(SCRAM_PLUS)) {
+        first = clientFirst(undefined, serverEndPoint(certificate));
+        t.write(wire.saslInitialResponse(SCRAM_PLUS, Buffer.from(first.message, "utf8")));
+      } else if (mechanisms.includes(SCRAM)) {
+        t.write(wire.saslInitialResponse(SCRAM, Buffer.from(first.message, "utf8")));
+      } else {
+        return { kind: "insecure", method: `SASL ${mechanisms.join(" ")}`.trim() };
+      }
       stage = "sentFirst";
     } else if (code === wire.AUTH.saslContinue && stage === "sentFirst") {
       const final = await clientFinal(password, first, parseServerFirst(data.toString("utf8"), first.nonce));

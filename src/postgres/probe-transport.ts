@@ -109,6 +109,15 @@ export class ProbeTransport {
     }, timeoutMs, `TLS handshake did not finish within ${timeoutMs} ms`);
   }
 
+  /**
+   * The server's certificate (DER) once TLS is up, for SCRAM's tls-server-end-point channel binding;
+   * undefined on a plaintext connection.
+   */
+  serverCertificate(): Buffer | undefined {
+    if (!(this.#stream instanceof tls.TLSSocket)) return undefined;
+    return this.#stream.getPeerX509Certificate()?.raw;
+  }
+
   /** Sends bytes; throws the failure when the connection already failed. */
   write(data: Buffer): void {
     if (this.#failure !== undefined) throw this.#failure;

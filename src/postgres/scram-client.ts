@@ -1,5 +1,5 @@
 // The client side of SCRAM-SHA-256 (RFC 5802/7677) as libpq speaks it: messages, proof, server signature check.
-import { createHmac, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
+import { X509Certificate, createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
 import { saslPrep } from "./saslprep.ts";
 import { scramKeys } from "./scram.ts";
@@ -7,8 +7,21 @@ import { protocolViolation } from "./wire.ts";
 
 const pbkdf2Async = promisify(pbkdf2);
 
-/** GS2 header "no channel binding" (`n,,`), so the exchange also works over TLS when the server offers -PLUS. */
+/** GS2 header "no channel binding" (`n,,`): plaintext, or a server that does not offer -PLUS. */
 export const GS2_HEADER = "n,,";
+
+/** GS2 header of SCRAM-SHA-256-PLUS with the tls-server-end-point binding (RFC 5929), as libpq sends it. */
+export const GS2_HEADER_PLUS = "p=tls-server-end-point,,";
+
+/**
+ * The tls-server-end-point channel binding data of a server certificate (DER): its hash with the
+ * hash function of its signature algorithm, SHA-256 where that is MD5 or SHA-1 (RFC 5929 §4.1).
+ */
+export function serverEndPoint(certificate: Buffer): Buffer {
+  const algorithm = new X509Certificate(certificate).signatureAlgorithm?.toLowerCase() ?? "";
+  const hash = /sha-?512/.test(algorithm) ? "sha512" : /sha-?384/.test(algorithm) ? "sha384" : "sha256";
+  return createHash(hash).update(certificate).digest();
+}
 
 /** The most PBKDF2 iterations a server may ask for before the client refuses (PostgreSQL's default is 4096). */
 export const MAX_SCRAM_ITERATIONS = 100_000;
@@ -18,6 +31,8 @@ export interface ClientFirst {
   nonce: string;
   bare: string;
   message: string;
+  /** The GS2 header and channel binding data the client-final-message's `c=` repeats. */
+  binding: Buffer;
 }
 
 /** What the server-first-message says. `text` is the message as received (part of AuthMessage). */
@@ -36,11 +51,14 @@ export interface ClientFinal {
 
 /**
  * The client-first-message with an empty user name (PostgreSQL takes the user from the startup
- * message, as libpq does) and a fresh 18-byte random nonce unless `nonce` is given (tests).
+ * message, as libpq does) and a fresh 18-byte random nonce unless `nonce` is given (tests). With
+ * `endPoint` (see serverEndPoint) it binds the exchange to the TLS channel (SCRAM-SHA-256-PLUS).
  */
-export function clientFirst(nonce: string = randomBytes(18).toString("base64")): ClientFirst {
+export function clientFirst(nonce: string = randomBytes(18).toString("base64"), endPoint?: Buffer): ClientFirst {
   const bare = `n=,r=${nonce}`;
-  return { nonce, bare, message: `${GS2_HEADER}${bare}` };
+  const header = endPoint === undefined ? GS2_HEADER : GS2_HEADER_PLUS;
+  const binding = endPoint === undefined ? Buffer.from(header) : Buffer.concat([Buffer.from(header), endPoint]);
+  return { nonce, bare, message: `${header}${bare}`, binding };
 }
 
 /**
@@ -77,7 +95,7 @@ export function parseServerFirst(text: string, clientNonce: string, maxIteration
 export async function clientFinal(password: string, first: ClientFirst, server: ServerFirst): Promise<ClientFinal> {
   const salted = await pbkdf2Async(Buffer.from(saslPrep(password), "utf8"), server.salt, server.iterations, 32, "sha256");
   const { clientKey, storedKey, serverKey } = scramKeys(salted);
-  const withoutProof = `c=${Buffer.from(GS2_HEADER).toString("base64")},r=${server.nonce}`;
+  const withoutProof = `c=${first.binding.toString("base64")},r=${server.nonce}`;
   const authMessage = `${first.bare},${server.text},${withoutProof}`;
   const clientSignature = createHmac("sha256", storedKey).update(authMessage).digest();
   const proof = Buffer.alloc(clientKey.length);

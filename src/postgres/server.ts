@@ -11,6 +11,7 @@ import { probeLogin, type LoginOutcome } from "./login-probe.ts";
 import { formatMarker, type MarkedPart, type WorkspaceRef } from "./marker.ts";
 import { misplacedExtensions } from "./plan.ts";
 import type { Queryable, ServerAccess } from "./queryable.ts";
+import { ScramOnlyClient } from "./scram-only.ts";
 import { readSharedFacts } from "./shared.ts";
 import { SharedSnapshot, type SharedRead } from "./snapshot.ts";
 import * as sql from "./sql.ts";
@@ -120,6 +121,8 @@ export class ServerConnection implements ServerAccess, ServerSql {
     });
     this.#pool = new pg.Pool({
       ...this.#adminConfig(endpoint.maintenanceDatabase),
+      // The admin's password goes out only inside SCRAM, to a server that proves it knows the verifier.
+      Client: ScramOnlyClient,
       max: this.#options.maxConnections,
       idleTimeoutMillis: 30_000,
     });
@@ -190,7 +193,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
   }
 
   async #withDatabase<T>(database: string, fn: (db: Queryable) => Promise<T>): Promise<T> {
-    const client = new pg.Client(this.#adminConfig(database));
+    const client = new ScramOnlyClient(this.#adminConfig(database));
     client.on("error", () => undefined); // surfaced by the pending query instead
     try {
       await client.connect();

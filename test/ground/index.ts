@@ -11,6 +11,7 @@ import { startJanitor } from "./janitor.ts";
 import type { GroundCerts } from "./certs.ts";
 import { startKube, type KubeGround } from "./kube.ts";
 import type { NodeNetwork } from "./netns.ts";
+import { localGround } from "./local.ts";
 import { startNodeGround } from "./node-ground.ts";
 import type { NodeImages } from "./node.ts";
 import { reloadPostgres, serverVersion, startPostgres, type LocalPostgresGround, type PostgresGround } from "./postgres.ts";
@@ -208,42 +209,19 @@ export async function startGround(options: GroundOptions = {}): Promise<Ground> 
     rmSync(root, { recursive: true, force: true });
     throw err;
   }
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(kube.kubeconfigPath);
-  const client = createRestClient(loadKubeConfigFiles([kube.kubeconfigPath]));
-  const k = kube;
-  const p = postgres;
-  const extras: PostgresGround[] = [];
-  let extraCount = 0;
-  current = {
-    kubeconfigPath: k.kubeconfigPath,
-    kubeConfig,
-    client,
-    apiServerUrl: k.apiServerUrl,
-    postgres: p,
-    local: true,
+  current = localGround({
     root,
-    restartApiServer: () => k.restartApiServer(),
-    certs: k.certs,
-    apiServerGet: (path) => k.adminGet(path),
+    pidFile,
+    kube,
+    postgres,
     node: undefined,
-    async startExtraPostgres(major: number, extraOptions: { tls?: { cert: string; key: string } } = {}) {
-      // Its process is in procs.ts's list (exit handlers) and its pid in the janitor's file like
-      // the others; a failed start stops its own server.
-      extraCount += 1;
-      const name = `postgres-${major}-${extraCount}`;
-      const extra = await startPostgres(root, pidFile, { name, major, ...extraOptions });
-      extras.push(extra);
-      return extra;
-    },
-    async stop() {
-      client.close();
-      await Promise.allSettled([k.stop(), p.stop(), ...extras.map((e) => e.stop())]);
+    extraNetwork: undefined,
+    finish: () => {
       killAllNow();
       rmSync(root, { recursive: true, force: true });
       current = undefined;
     },
-  };
+  });
   return current;
 }
 

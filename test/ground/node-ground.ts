@@ -4,17 +4,15 @@ import { writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { KubeConfig } from "@kubernetes/client-node";
-import { loadKubeConfigFiles } from "../../src/kube/config.ts";
-import { createRestClient } from "../../src/kube/rest.ts";
 import { createPki } from "../support/pki.ts";
 import { POSTGRES_SERVICE_HOST, POSTGRES_SERVICE_PORT, GROUND_NAMESPACE, corednsManifests, postgresServiceManifests } from "./addons.ts";
 import type { Ground } from "./index.ts";
 import { startJanitor, teardownNode } from "./janitor.ts";
+import { localGround } from "./local.ts";
 import { startKube, type KubeGround } from "./kube.ts";
 import { createNodeNetwork, type NodeNetwork } from "./netns.ts";
 import { startNode, type NodeImages, type NodeProcesses } from "./node.ts";
-import { startPostgres, type LocalPostgresGround, type PostgresGround } from "./postgres.ts";
+import { startPostgres, type LocalPostgresGround } from "./postgres.ts";
 import { errorOutput, killAllNow } from "./procs.ts";
 
 const run = promisify(execFile);
@@ -61,7 +59,6 @@ export async function startNodeGround(root: string, bins: string, images: NodeIm
   let kube: KubeGround | undefined;
   let postgres: LocalPostgresGround | undefined;
   let node: NodeProcesses | undefined;
-  const extras: PostgresGround[] = [];
   try {
     const postgresCa = await pki.ca("workspacedb-ground-postgres");
     const postgresTls = await postgresCa.issue({
@@ -84,34 +81,12 @@ export async function startNodeGround(root: string, bins: string, images: NodeIm
     node = await startNode(root, bins, pidFile, net, k.certs, k.apiServerUrl, images, kubectl);
     await kubectl(["apply", "-f", "-"], corednsManifests(net, images.coredns.ref) + "---\n" + postgresServiceManifests(net, POSTGRES_PORT));
     await kubectl(["-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s"]);
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(k.kubeconfigPath);
-    const client = createRestClient(loadKubeConfigFiles([k.kubeconfigPath]));
-    const p = postgres;
     const n = node;
-    let extraCount = 0;
-    const ground: Ground = {
-      kubeconfigPath: k.kubeconfigPath,
-      kubeConfig,
-      client,
-      apiServerUrl: k.apiServerUrl,
-      postgres: p,
-      local: true,
+    const ground = localGround({
       root,
-      restartApiServer: () => k.restartApiServer(),
-      certs: k.certs,
-      apiServerGet: (path) => k.adminGet(path),
-      async startExtraPostgres(major, extraOptions = {}) {
-        extraCount += 1;
-        const extra = await startPostgres(root, pidFile, {
-          name: `postgres-${major}-${extraCount}`,
-          major,
-          ...extraOptions,
-          network: { netnsPath: net.netnsPath, address: net.nodeAddress, port: POSTGRES_PORT + extraCount },
-        });
-        extras.push(extra);
-        return extra;
-      },
+      pidFile,
+      kube: k,
+      postgres,
       node: {
         name: n.nodeName,
         network: net,
@@ -121,13 +96,10 @@ export async function startNodeGround(root: string, bins: string, images: NodeIm
         postgresCa: postgresCa.cert,
         ctr: (args) => n.ctr(args),
       },
-      async stop() {
-        client.close();
-        await n.stop().catch(() => undefined);
-        await Promise.allSettled([k.stop(), p.stop(), ...extras.map((e) => e.stop())]);
-        teardown();
-      },
-    };
+      extraNetwork: (i) => ({ netnsPath: net.netnsPath, address: net.nodeAddress, port: POSTGRES_PORT + i }),
+      beforeStop: () => n.stop(),
+      finish: teardown,
+    });
     return ground;
   } catch (err) {
     await node?.stop().catch(() => undefined);

@@ -385,10 +385,17 @@ export async function deleteDatabaseServer(name: string): Promise<void> {
 
 /** Waits until the DatabaseServer's Ready condition has `reason` (and `status` when given), and returns it. */
 export async function waitServerReason(name: string, reason: string, timeoutMs = 45_000): Promise<DatabaseServer> {
-  return eventually(`DatabaseServer ${name} reason ${reason}`, async () => {
-    const server = await getDatabaseServer(name);
-    return server?.status?.conditions?.find((c) => c.type === "Ready")?.reason === reason ? server : undefined;
-  }, timeoutMs);
+  let last: string | undefined;
+  try {
+    return await eventually(`DatabaseServer ${name} reason ${reason}`, async () => {
+      const server = await getDatabaseServer(name);
+      const ready = server?.status?.conditions?.find((c) => c.type === "Ready");
+      last = ready === undefined ? undefined : `${ready.reason}: ${ready.message}`;
+      return ready?.reason === reason ? server : undefined;
+    }, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; its Ready condition says ${last ?? "nothing yet"}`, { cause: err });
+  }
 }
 
 /** Whether a login with explicit connection parameters (no URI) works. */

@@ -17,6 +17,18 @@ describe("reconcile failures", () => {
     expect(toFailure(new Error("boom")).retry).to.deep.equal({ kind: "backoff" });
   });
 
+  it("never reports the reason Error: each path has a named reason", () => {
+    expect(toFailure(new PostgresError("Unknown", "odd")).reason).to.equal("DatabaseError");
+    expect(toFailure(new PostgresError("InsecureAuthentication", "md5")).reason).to.equal("InsecureAuthentication");
+    expect(toFailure(statusError(403, JSON.stringify({ reason: "Forbidden", message: "no" }), "updating Secret")).reason).to.equal("KubernetesRejected");
+    expect(toFailure(statusError(403, JSON.stringify({ reason: "Forbidden", message: "no" }), "updating Secret")).message).to.contain("RBAC");
+    expect(toFailure(statusError(422, JSON.stringify({ reason: "Invalid", message: "too long" }), "updating Secret")).reason).to.equal("KubernetesRejected");
+    for (const code of [0, 429, 500, 503]) expect(toFailure(statusError(code, "", "listing")).reason, String(code)).to.equal("KubernetesUnavailable");
+    const bug = toFailure(new TypeError("x is undefined"));
+    expect(bug.reason).to.equal("InternalError");
+    expect(bug.message).to.contain("please report it");
+  });
+
   it("passes a ReconcileFailure through unchanged", () => {
     const f = new ReconcileFailure("Conflict", "taken", { kind: "after", ms: 5 });
     expect(toFailure(f)).to.equal(f);

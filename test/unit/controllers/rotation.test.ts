@@ -42,6 +42,21 @@ describe("controllers/rotation: decidePassword", () => {
     expect(decidePassword(facts({ requested: { own: "a", all: "b" } })).handled.last).to.equal("a");
   });
 
+  it("records a regenerate value of more than 128 bytes as its digest, and still regenerates exactly once for it", () => {
+    const long = "x".repeat(200_000);
+    const first = decidePassword(facts({ requested: { own: long } }));
+    expect(first.password).to.equal("regenerate");
+    expect(first.handled.own).to.match(/^sha256:[0-9a-f]{64}$/);
+    expect(first.handled.last).to.equal(first.handled.own);
+    const again = decidePassword(facts({ requested: { own: long }, secret: { password: "q", changedAt: NOW, handled: first.handled }, roleChangedAt: NOW }));
+    expect(again.password).to.equal("keep");
+    // A record written whole by an earlier version counts as handled too: upgrading regenerates nothing.
+    expect(decidePassword(facts({ requested: { all: long }, secret: { password: "p", changedAt: EARLIER, handled: { all: long } } })).password).to.equal("keep");
+    // Up to 128 bytes a value is its own record (a multi-byte character counts its bytes).
+    expect(decidePassword(facts({ requested: { own: "é".repeat(64) } })).handled.own).to.equal("é".repeat(64));
+    expect(decidePassword(facts({ requested: { own: `${"é".repeat(64)}x` } })).handled.own).to.match(/^sha256:/);
+  });
+
   it("a value removed and set again is not new: the handled value is kept while the annotation is absent", () => {
     const removed = decidePassword(facts({ requested: {}, secret: { password: "p", changedAt: EARLIER, handled: { own: "v1", last: "v1" } } }));
     expect(removed).to.deep.include({ password: "keep", handled: { own: "v1", all: undefined, last: "v1" } });

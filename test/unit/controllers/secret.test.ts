@@ -1,6 +1,6 @@
 // The desired credentials Secret: every key of the contract, URL encoding, external keys, ownership.
 import { expect } from "chai";
-import { compactSecret, credentialKeys, desiredSecret, jdbcUri, postgresUri, secretDiffers, secretName, secretValue } from "../../../src/controllers/secret.ts";
+import { compactSecret, credentialKeys, desiredSecret, jdbcUri, oversizedPassword, postgresUri, secretDiffers, secretName, secretValue } from "../../../src/controllers/secret.ts";
 import type { WorkspaceDatabase } from "../../../src/api/types.ts";
 
 const owner: WorkspaceDatabase = {
@@ -130,5 +130,16 @@ describe("credentials Secret", () => {
         expect(secretDiffers(compactSecret(edited), desired)).to.equal(true);
       }
     });
+  });
+
+  it("does not cache a password too long to apply, only its length", () => {
+    const secret = { metadata: { name: "a-rw" }, data: { password: Buffer.from("p".repeat(700_000)).toString("base64"), uri: "dXJp" } };
+    expect(oversizedPassword(secret)).to.equal(700_000);
+    const cached = compactSecret(secret);
+    expect(cached.data?.password).to.equal(undefined);
+    expect(JSON.stringify(cached).length).to.be.below(300);
+    expect(oversizedPassword(cached)).to.equal(700_000);
+    expect(oversizedPassword({ data: { password: Buffer.from("p".repeat(256)).toString("base64") } })).to.equal(undefined);
+    expect(oversizedPassword({ data: { password: Buffer.from("é".repeat(129)).toString("base64") } })).to.equal(258);
   });
 });

@@ -1,5 +1,5 @@
 // A scripted fake PostgreSQL server on 127.0.0.1 for the login probe's unit tests: framing, SCRAM server side, TLS.
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
+import { X509Certificate, createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
 import { saslPrep } from "../../../src/postgres/saslprep.ts";
@@ -58,8 +58,12 @@ export class FakeConnection {
     return { type: String.fromCharCode(head[0]!), body: await this.#take(head.readInt32BE(1) - 4) };
   }
 
+  /** The certificate this connection serves TLS with (PEM), once upgraded. */
+  certificate: string | undefined;
+
   /** Answers 'S' and turns this connection into a TLS server with the given key and certificate. */
   upgrade(key: string, cert: string): void {
+    this.certificate = cert;
     this.#stream.removeAllListeners("data");
     this.send(Buffer.from("S"));
     const secure = new tls.TLSSocket(this.#stream, { isServer: true, key, cert });
@@ -194,13 +198,21 @@ export class ScramServer {
    * a wrong signature when `badSignature`), or "wrong" after sending FATAL 28P01.
    */
   async exchange(conn: FakeConnection, options: { badSignature?: boolean; serverFirst?: (clientNonce: string) => string } = {}): Promise<"ok" | "wrong"> {
-    conn.auth(10, Buffer.from("SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"));
+    // As PostgreSQL: -PLUS is offered over TLS only, and a client on TLS that can bind must take it.
+    conn.auth(10, Buffer.from(conn.certificate === undefined ? "SCRAM-SHA-256\0\0" : "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"));
     const initial = await conn.readMessage();
     const nameEnd = initial.body.indexOf(0);
-    if (initial.body.toString("utf8", 0, nameEnd) !== "SCRAM-SHA-256") throw new Error("client chose another mechanism");
+    const mechanism = initial.body.toString("utf8", 0, nameEnd);
+    const expected = conn.certificate === undefined ? "SCRAM-SHA-256" : "SCRAM-SHA-256-PLUS";
+    if (mechanism !== expected) throw new Error(`client chose ${mechanism}, not ${expected}`);
     const clientFirst = initial.body.subarray(nameEnd + 5).toString("utf8");
-    if (!clientFirst.startsWith("n,,")) throw new Error(`unexpected gs2 header in ${clientFirst}`);
-    const clientFirstBare = clientFirst.slice(3);
+    const header = conn.certificate === undefined ? "n,," : "p=tls-server-end-point,,";
+    if (!clientFirst.startsWith(header)) throw new Error(`unexpected gs2 header in ${clientFirst}`);
+    // The binding data: the hash of the server's certificate (SHA-256 for these test certificates).
+    const binding = conn.certificate === undefined
+      ? Buffer.from(header)
+      : Buffer.concat([Buffer.from(header), createHash("sha256").update(new X509Certificate(conn.certificate).raw).digest()]);
+    const clientFirstBare = clientFirst.slice(header.length);
     const clientNonce = /r=([^,]+)/.exec(clientFirstBare)![1]!;
     const nonce = clientNonce + randomBytes(18).toString("base64");
     const serverFirst = options.serverFirst?.(clientNonce) ?? `r=${nonce},s=${this.salt.toString("base64")},i=${this.iterations}`;
@@ -212,7 +224,7 @@ export class ScramServer {
     const clientSignature = createHmac("sha256", this.#storedKey).update(authMessage).digest();
     const clientKey = Buffer.from(proof.map((byte, i) => byte ^ clientSignature[i]!));
     const storedKey = createHash("sha256").update(clientKey).digest();
-    if (withoutProof !== `c=biws,r=${nonce}` || !timingSafeEqual(storedKey, this.#storedKey)) {
+    if (withoutProof !== `c=${binding.toString("base64")},r=${nonce}` || !timingSafeEqual(storedKey, this.#storedKey)) {
       conn.fatal("28P01", "password authentication failed for user \"alice\"");
       return "wrong";
     }
