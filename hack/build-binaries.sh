@@ -41,7 +41,7 @@ have_containerd() {
   [[ -x "$OUT_DIR/ctr" && -x "$OUT_DIR/containerd-shim-runc-v2" && -x "$OUT_DIR/containerd" ]] &&
     [[ "$("$OUT_DIR/containerd" --version 2>/dev/null | awk '{print $3}')" == "$CONTAINERD_VERSION" ]]
 }
-have_coredns() { [[ -x "$OUT_DIR/coredns" && "$("$OUT_DIR/coredns" -version 2>/dev/null | head -1)" == "CoreDNS-${COREDNS_VERSION#v}" ]]; }
+have_coredns() { [[ -x "$OUT_DIR/coredns" && "$("$OUT_DIR/coredns" -version 2>/dev/null | sed -n 1p)" == "CoreDNS-${COREDNS_VERSION#v}" ]]; }
 have_node() {
   [[ -x "$OUT_DIR/kubelet" && -x "$OUT_DIR/kube-proxy" && -x "$OUT_DIR/kube-scheduler" && -x "$OUT_DIR/pause" ]] &&
     have_containerd && have_coredns
@@ -177,7 +177,7 @@ build_helm() {
   local modfile clientgo
   modfile="$(cd "$dir" && go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
   # As helm's Makefile: the default Kubernetes version of `helm template`/`lint` follows client-go (v0.N → 1.N).
-  clientgo="$(sed -n 's#^[[:space:]]*k8s\.io/client-go v0\.\([0-9]*\)\..*#\1#p' "$modfile" | head -1)"
+  clientgo="$(sed -n 's#^[[:space:]]*k8s\.io/client-go v0\.\([0-9]*\)\..*#\1#p' "$modfile" | sed -n 1p)"
   local ld="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
   if [[ -n "$clientgo" ]]; then
     for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
@@ -240,13 +240,13 @@ if [[ $NODE == true ]]; then
   build_coredns
   build_pause
 fi
-"$OUT_DIR/etcd" --version | head -1 >&2
+"$OUT_DIR/etcd" --version | sed -n 1p >&2
 "$OUT_DIR/kube-apiserver" --version >&2
 "$OUT_DIR/kube-controller-manager" --version >&2
 "$OUT_DIR/helm" version --short >&2
 if [[ $NODE == true ]]; then
   "$OUT_DIR/kubelet" --version >&2
   "$OUT_DIR/containerd" --version >&2
-  "$OUT_DIR/coredns" -version | head -1 >&2
+  "$OUT_DIR/coredns" -version | sed -n 1p >&2
 fi
 echo "$OUT_DIR"

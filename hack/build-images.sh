@@ -152,7 +152,7 @@ static_image() {
 }
 PAUSE="localhost/wsdb-pause:$("$BIN_DIR/kubelet" --version | awk '{print $2}')"
 static_image "$PAUSE" pause --entrypoint '["/pause"]' --user 65534:65534
-COREDNS="localhost/wsdb-coredns:$("$BIN_DIR/coredns" -version | head -1 | sed 's/^CoreDNS-//')"
+COREDNS="localhost/wsdb-coredns:$("$BIN_DIR/coredns" -version | sed -n 1p | sed 's/^CoreDNS-//')"
 static_image "$COREDNS" coredns --entrypoint '["/coredns"]'
 
 # archive REF: the docker-archive of REF, named by image ID (written once).

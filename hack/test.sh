@@ -75,7 +75,7 @@ counts() {
   passed="$(sed -n 's/^ *\([0-9][0-9]*\) passing.*/\1/p' <<<"$summary" | tail -1)"
   failed="$(sed -n 's/^ *\([0-9][0-9]*\) failing.*/\1/p' <<<"$summary" | tail -1)"
   pending="$(sed -n 's/^ *\([0-9][0-9]*\) pending.*/\1/p' <<<"$summary" | tail -1)"
-  version="$(sed -n 's/^test ground ready .*PostgreSQL \([0-9][0-9.]*\) .*/\1/p' <<<"$summary" | head -1)"
+  version="$(sed -n 's/^test ground ready .*PostgreSQL \([0-9][0-9.]*\) .*/\1/p' <<<"$summary" | sed -n 1p)"
   echo "${passed:-0} ${failed:-0} ${pending:-0} ${version:-unknown}"
 }
 
@@ -118,7 +118,7 @@ if [[ $node_tests == true || ${#majors[@]} -gt 0 ]]; then
     if [[ $st -ne 0 && $f -eq 0 ]]; then f=1; fi
     [[ $st -ne 0 ]] && status=1
     # What the node's ground made must all be gone: its namespace, veth, cgroups, mounts, processes.
-    node_ns="$(sed -n 's/^test ground ready .* in namespace \(wsdb-[0-9]*\).*/\1/p' "$work/node.log" | head -1)"
+    node_ns="$(sed -n 's/^test ground ready .* in namespace \(wsdb-[0-9]*\).*/\1/p' "$work/node.log" | sed -n 1p)"
     left="$(bash hack/lib/ground-leftovers.sh "$node_ns")"
     if [[ -n "$left" ]]; then
       echo "the node's ground left something behind:"

@@ -25,7 +25,7 @@ orphans() {
   local pid cmd dir
   for pid in $(pgrep -f '/wsdb-ground-' 2>/dev/null); do
     cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
-    dir="$(grep -o '/[^ ]*/wsdb-ground-[A-Za-z0-9]*' <<<"$cmd" | head -1)"
+    dir="$(grep -o '/[^ ]*/wsdb-ground-[A-Za-z0-9]*' <<<"$cmd" | sed -n 1p)"
     [[ -n "$dir" && ! -d "$dir" ]] && echo "process $pid: $(tr -s ' \n' ' ' <<<"${cmd:0:160}")"
   done
 }

@@ -31,7 +31,7 @@ netns_pids() { [[ -e "/run/netns/$netns" ]] && ip netns pids "$netns" 2>/dev/nul
 # /run/containerd/s): removed once their processes are gone.
 sockets=()
 if [[ -e "/run/netns/$netns" ]]; then
-  first="$(netns_pids | head -1)"
+  first="$(netns_pids | sed -n 1p)"
   if [[ -n "$first" ]]; then
     mapfile -t sockets < <(awk 'NR > 1 && $8 ~ /^\/run\/containerd\/s\// {print $8}' "/proc/$first/net/unix" 2>/dev/null | sort -u)
   fi
