@@ -12,10 +12,20 @@
 # everything) when something could not be removed, and says what.
 set -uo pipefail
 root="$1" netns="$2" cgroup="$3" veth="$4"
-[[ -n "$root" && "$root" == /* && "$root" != "/" && -n "$netns" && "$cgroup" == /wsdb-* ]] || {
+# Only what a ground names: a folder /…/wsdb-ground-XXXX (no symlink, no ..), wsdb-N, /wsdb-N, wsdbhN.
+if ! [[ "$netns" =~ ^wsdb-[0-9]+$ && "$cgroup" =~ ^/wsdb-[0-9]+$ && "$veth" =~ ^wsdbh[0-9]+$ && "$root" =~ ^/[A-Za-z0-9._/-]*/wsdb-ground-[A-Za-z0-9]+$ && "$root" != *..* ]]; then
   echo "ground-teardown: refusing unsafe arguments: '$root' '$netns' '$cgroup' '$veth'" >&2
   exit 2
-}
+fi
+# The ground's folder goes last: without it there is nothing of this ground left (a normal stop ran),
+# and NETNS may already belong to another ground.
+if [[ ! -d "$root" ]]; then
+  exit 0
+fi
+if [[ "$(realpath -e "$root")" != "$root" ]]; then
+  echo "ground-teardown: $root is not a canonical path (a symlink on the way?); refusing" >&2
+  exit 2
+fi
 problems=()
 
 # Every pid in the cgroup tree (pods' processes), in any hierarchy.
@@ -64,14 +74,18 @@ rmdir /run/containerd/s /run/containerd 2>/dev/null
 # 2. Every mount under ROOT, deepest first (kubelet volumes, its root's own bind mount, container
 #    root file systems, pod network namespaces), detached lazily when busy.
 mounts_under() {
-  # Field 5 of mountinfo is the mount point, with spaces and the like written \040.
-  awk -v r="$root" '{ p = $5; if (p == r || index(p, r "/") == 1) print p }' /proc/self/mountinfo | sort -r
+  # Field 5 of mountinfo is the mount point, with space, tab, newline and backslash written as octal
+  # escapes (\040…): decoded before comparing (ROOT itself has none of them).
+  local m
+  awk '{ print $5 }' /proc/self/mountinfo | while read -r m; do
+    m="$(printf '%b' "${m//\\/\\0}")"
+    if [[ "$m" == "$root" || "$m" == "$root"/* ]]; then printf '%s\n' "$m"; fi
+  done | sort -r
 }
 for round in 1 2 3; do
   mapfile -t mounts < <(mounts_under)
   [[ ${#mounts[@]} -eq 0 ]] && break
   for m in "${mounts[@]}"; do
-    m="$(printf '%b' "${m//\\/\\0}")"
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
   done
 done

@@ -7,6 +7,7 @@ import {
   type WorkspaceDatabase,
 } from "../api/types.ts";
 import type { KubePort } from "../kube/client.ts";
+import { regenerateTokenRecord } from "../api/regenerate.ts";
 import { isConflict } from "../kube/errors.ts";
 import { MAX_PASSWORD_BYTES } from "../postgres/password.ts";
 import { Reasons } from "./conditions.ts";
@@ -19,6 +20,7 @@ import {
   SECRET_ANNOTATION_HANDLED_LAST,
   controlledBy,
   desiredSecret,
+  metadataTrimmed,
   oversizedPassword,
   secretDiffers,
   secretName,
@@ -62,6 +64,17 @@ function timestamp(now: Date): string {
   return now.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+/** `value` when it is a timestamp as the operator writes them and not in the future (a minute of clock skew allowed). */
+function validTimestamp(value: string | undefined, now: Date): string | undefined {
+  if (value === undefined || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(value)) return undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) || at > now.getTime() + 60_000 ? undefined : value;
+}
+
+function tokenRecord(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : regenerateTokenRecord(value);
+}
+
 /**
  * Makes the Secret of `access` hold a password and every derived key, and returns that password.
  * A new password is written to the Secret before any role is touched, so a crash at any point
@@ -102,10 +115,16 @@ async function ensureFrom(ctx: CredentialContext, access: Access, username: stri
   const secretAnnotations = existing?.metadata?.annotations ?? {};
   const decision = decidePassword({
     requested: { own: annotations[ownRegenerateAnnotation(access)], all: annotations[ANNOTATION_REGENERATE_BOTH] },
+    // The bookkeeping annotations can be edited by whoever may edit the Secret: they go into status
+    // only as a valid timestamp and as token records (bounded), never as written.
     secret: existing === undefined ? undefined : {
       password: current,
-      changedAt: secretAnnotations[SECRET_ANNOTATION_CHANGED_AT],
-      handled: { own: secretAnnotations[SECRET_ANNOTATION_HANDLED], all: secretAnnotations[SECRET_ANNOTATION_HANDLED_ALL], last: secretAnnotations[SECRET_ANNOTATION_HANDLED_LAST] },
+      changedAt: validTimestamp(secretAnnotations[SECRET_ANNOTATION_CHANGED_AT], ctx.now),
+      handled: {
+        own: tokenRecord(secretAnnotations[SECRET_ANNOTATION_HANDLED]),
+        all: tokenRecord(secretAnnotations[SECRET_ANNOTATION_HANDLED_ALL]),
+        last: tokenRecord(secretAnnotations[SECRET_ANNOTATION_HANDLED_LAST]),
+      },
     },
     roleChangedAt: owner.status?.credentials?.[key]?.passwordChangedAt,
     now: timestamp(ctx.now),
@@ -124,11 +143,14 @@ async function ensureFrom(ctx: CredentialContext, access: Access, username: stri
   const changedAt = decision.changedAt;
   const tokens = decision.handled;
 
-  const desired = desiredSecret(
-    { owner, access, endpoint: ctx.endpoint, database: ctx.database, username, password, passwordChangedAt: changedAt, handled: tokens },
-    existing,
-  );
+  const input = { owner, access, endpoint: ctx.endpoint, database: ctx.database, username, password, passwordChangedAt: changedAt, handled: tokens };
+  let desired = desiredSecret(input, existing);
   let written = existing;
+  // A cached Secret that left others' labels or annotations out (too many) is written from a fresh read.
+  if (existing !== undefined && metadataTrimmed(existing) && secretDiffers(existing, desired)) {
+    const live = await kube.getSecret(namespace, name, { fresh: true });
+    if (live !== undefined && controlledBy(live, owner)) desired = desiredSecret(input, live);
+  }
   if (!existing) {
     try {
       written = await kube.createSecret(desired);

@@ -2,7 +2,8 @@
 import { createHash } from "node:crypto";
 import type { Secret as V1Secret } from "../kube/types.ts";
 import { MAX_PASSWORD_BYTES } from "../postgres/password.ts";
-import { applyTemplate } from "./secret-template.ts";
+import { SECRET_ANNOTATION_TEMPLATE_KEYS, applyTemplate } from "./secret-template.ts";
+import { regenerateTokenRecord } from "../api/regenerate.ts";
 import {
   API_VERSION,
   LABEL_ACCESS,
@@ -196,6 +197,47 @@ const KEPT_KEYS: ReadonlySet<string> = new Set(["password", "username"]);
 const DIGEST_KEY = "#digest";
 /** Where a compacted Secret says how long a password was that is too long to apply (and to cache). */
 const OVERSIZED_KEY = "#password-bytes";
+/** Where a compacted Secret says its cached labels and annotations leave others' out (see boundedMetadata). */
+const TRIMMED_KEY = "#metadata-trimmed";
+/** Longest user name a cached Secret keeps (PostgreSQL's names have at most 63 bytes). */
+const MAX_CACHED_USERNAME_BYTES = 256;
+/** How many bytes of others' labels and annotations (keys and values) a cached Secret keeps. */
+const FOREIGN_METADATA_BUDGET = 16 * 1024;
+
+function ownLabel(key: string): boolean {
+  return key === LABEL_MANAGED_BY || key === LABEL_DATABASE || key === LABEL_ACCESS;
+}
+
+/**
+ * The labels and annotations a cached Secret keeps, bounded whatever anyone who may edit the Secret
+ * wrote into them: the operator's bookkeeping values as token records (or dropped when not plausible),
+ * and others' keys only while they add up to at most FOREIGN_METADATA_BUDGET bytes — beyond that they
+ * are left out of the cache, and a write re-reads the Secret first (see {@link metadataTrimmed}).
+ */
+function boundedMetadata(metadata: NonNullable<V1Secret["metadata"]>): { metadata: NonNullable<V1Secret["metadata"]>; trimmed: boolean } {
+  const annotations = { ...(metadata.annotations ?? {}) };
+  for (const key of [SECRET_ANNOTATION_HANDLED, SECRET_ANNOTATION_HANDLED_ALL, SECRET_ANNOTATION_HANDLED_LAST]) {
+    if (annotations[key] !== undefined) annotations[key] = regenerateTokenRecord(annotations[key]);
+  }
+  if ((annotations[SECRET_ANNOTATION_CHANGED_AT]?.length ?? 0) > 64) delete annotations[SECRET_ANNOTATION_CHANGED_AT];
+  if ((annotations[SECRET_ANNOTATION_TEMPLATE_KEYS]?.length ?? 0) > FOREIGN_METADATA_BUDGET) delete annotations[SECRET_ANNOTATION_TEMPLATE_KEYS];
+  const labels = { ...(metadata.labels ?? {}) };
+  const foreign = [
+    ...Object.entries(labels).filter(([k]) => !ownLabel(k)),
+    ...Object.entries(annotations).filter(([k]) => !k.startsWith("workspacedb.io/")),
+  ].reduce((sum, [k, v]) => sum + k.length + v.length, 0);
+  if (foreign <= FOREIGN_METADATA_BUDGET) return { metadata: { ...metadata, labels, annotations }, trimmed: false };
+  const keep = <T>(entries: Record<string, T>, own: (k: string) => boolean) => Object.fromEntries(Object.entries(entries).filter(([k]) => own(k)));
+  return {
+    metadata: { ...metadata, labels: keep(labels, ownLabel), annotations: keep(annotations, (k) => k.startsWith("workspacedb.io/")) },
+    trimmed: true,
+  };
+}
+
+/** True when a cached Secret left others' labels or annotations out: write it only from a fresh read. */
+export function metadataTrimmed(secret: V1Secret | undefined): boolean {
+  return secret?.data?.[TRIMMED_KEY] !== undefined;
+}
 
 function digestOf(data: Record<string, string>): string {
   const hash = createHash("sha256");
@@ -212,19 +254,24 @@ function digestOf(data: Record<string, string>): string {
  * {@link secretDiffers} compares a desired Secret against the digest.
  */
 export function compactSecret(secret: V1Secret): V1Secret {
-  const data = secret.data;
-  if (data === undefined || data[DIGEST_KEY] !== undefined) return secret;
+  if (secret.data?.[DIGEST_KEY] !== undefined) return secret;
+  const data = secret.data ?? {};
   const kept: Record<string, string> = {};
   for (const key of KEPT_KEYS) if (data[key] !== undefined) kept[key] = data[key];
   kept[DIGEST_KEY] = digestOf(data);
-  // A password too long to apply is not kept either: a tenant could otherwise fill the cache.
+  // A password too long to apply is not kept either, nor a user name no role can have: whoever may
+  // edit a Secret could otherwise fill the cache.
   const bytes = data.password === undefined ? 0 : Buffer.from(data.password, "base64").length;
   if (bytes > MAX_PASSWORD_BYTES) {
     delete kept.password;
     kept[OVERSIZED_KEY] = String(bytes);
   }
+  if (data.username !== undefined && Buffer.from(data.username, "base64").length > MAX_CACHED_USERNAME_BYTES) delete kept.username;
   const { stringData: _written, ...rest } = secret;
-  return { ...rest, data: kept };
+  if (secret.metadata === undefined) return { ...rest, data: kept };
+  const bounded = boundedMetadata(secret.metadata);
+  if (bounded.trimmed) kept[TRIMMED_KEY] = "1";
+  return { ...rest, metadata: bounded.metadata, data: kept };
 }
 
 function sameData(existing: Record<string, string> | undefined, desired: Record<string, string> | undefined): boolean {

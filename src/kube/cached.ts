@@ -26,6 +26,7 @@ export function withCachedReads(kube: KubePort, caches: ReadCaches): KubePort {
     getDatabaseServer: async (name) => copy(caches.servers.get(name)),
     listDatabaseServers: async () => caches.servers.list().map((s) => structuredClone(s)),
     getSecret: async (namespace, name, options) => {
+      if (options?.fresh === true) return kube.getSecret(namespace, name);
       const cached = copy(caches.secrets.get(`${namespace}/${name}`));
       return cached ?? (options?.cachedOnly === true ? undefined : kube.getSecret(namespace, name));
     },

@@ -44,9 +44,10 @@ export interface KubePort {
   patchDatabaseServerStatus(name: string, status: DatabaseServerStatus): Promise<void>;
   /**
    * Reads a Secret; undefined when absent. With `cachedOnly` (served from a cache), a Secret the cache
-   * does not hold counts as absent: the caller must cope with AlreadyExists when creating it.
+   * does not hold counts as absent: the caller must cope with AlreadyExists when creating it. With
+   * `fresh`, it is read from the API server even when a cache holds it (whole, not compacted).
    */
-  getSecret(namespace: string, name: string, options?: { cachedOnly?: boolean }): Promise<Secret | undefined>;
+  getSecret(namespace: string, name: string, options?: { cachedOnly?: boolean; fresh?: boolean }): Promise<Secret | undefined>;
   createSecret(secret: Secret): Promise<Secret>;
   /** Replaces a Secret; `secret.metadata.resourceVersion` guards against concurrent writers. */
   replaceSecret(secret: Secret): Promise<Secret>;

@@ -130,12 +130,16 @@ async function authenticate(t: ProbeTransport, password: string): Promise<LoginO
     const { code, data } = wire.parseAuthentication(message.body);
     if (code === wire.AUTH.sasl && stage === "start") {
       const mechanisms = wire.parseSaslMechanisms(data);
-      // Over TLS, bound to the channel when the server offers it (a man in the middle cannot relay the exchange).
+      // Over TLS, bound to the channel when the server offers it (a man in the middle cannot relay
+      // the exchange), and saying so when it does not (a man in the middle cannot strip -PLUS).
       const certificate = t.serverCertificate();
-      if (certificate !== undefined && mechanisms.includes(SCRAM_PLUS)) {
-        first = clientFirst(undefined, serverEndPoint(certificate));
+      const endPoint = certificate === undefined ? undefined : serverEndPoint(certificate);
+      if (endPoint !== undefined && mechanisms.includes(SCRAM_PLUS)) {
+        first = clientFirst(undefined, { kind: "tls-server-end-point", data: endPoint });
         t.write(wire.saslInitialResponse(SCRAM_PLUS, Buffer.from(first.message, "utf8")));
       } else if (mechanisms.includes(SCRAM)) {
+        // -PLUS offered but the certificate's binding hash unknown (RSA-PSS, EdDSA): unbound, as libpq.
+        if (certificate !== undefined && !mechanisms.includes(SCRAM_PLUS)) first = clientFirst(undefined, { kind: "not-offered" });
         t.write(wire.saslInitialResponse(SCRAM, Buffer.from(first.message, "utf8")));
       } else {
         return { kind: "insecure", method: `SASL ${mechanisms.join(" ")}`.trim() };

@@ -7,20 +7,30 @@ import { protocolViolation } from "./wire.ts";
 
 const pbkdf2Async = promisify(pbkdf2);
 
-/** GS2 header "no channel binding" (`n,,`): plaintext, or a server that does not offer -PLUS. */
+/** GS2 header "no channel binding" (`n,,`): plaintext, or a certificate whose binding hash is unknown. */
 export const GS2_HEADER = "n,,";
+
+/**
+ * GS2 header "the client could bind, the server did not offer it" (`y,,`): over TLS when the server
+ * lists no -PLUS. A server that does support binding then refuses the exchange, so a man in the
+ * middle who strips SCRAM-SHA-256-PLUS from the list cannot relay an unbound one (RFC 5802 §6).
+ */
+export const GS2_HEADER_NOT_OFFERED = "y,,";
 
 /** GS2 header of SCRAM-SHA-256-PLUS with the tls-server-end-point binding (RFC 5929), as libpq sends it. */
 export const GS2_HEADER_PLUS = "p=tls-server-end-point,,";
 
 /**
  * The tls-server-end-point channel binding data of a server certificate (DER): its hash with the
- * hash function of its signature algorithm, SHA-256 where that is MD5 or SHA-1 (RFC 5929 §4.1).
+ * hash function of its signature algorithm, SHA-256 where that is MD5 or SHA-1 (RFC 5929 §4.1); undefined
+ * when the algorithm does not name its hash (RSA-PSS, EdDSA, anything unknown).
  */
-export function serverEndPoint(certificate: Buffer): Buffer {
-  const algorithm = new X509Certificate(certificate).signatureAlgorithm?.toLowerCase() ?? "";
-  const hash = /sha-?512/.test(algorithm) ? "sha512" : /sha-?384/.test(algorithm) ? "sha384" : "sha256";
-  return createHash(hash).update(certificate).digest();
+export function serverEndPoint(certificate: Buffer): Buffer | undefined {
+  const algorithm = (new X509Certificate(certificate).signatureAlgorithm ?? "").toLowerCase().replaceAll("-", "");
+  if (algorithm.includes("pss")) return undefined;
+  const hash = ["sha512", "sha384", "sha256", "sha224"].find((h) => algorithm.includes(h)) ??
+    (algorithm.includes("sha1") || algorithm.includes("md5") ? "sha256" : undefined);
+  return hash === undefined ? undefined : createHash(hash).update(certificate).digest();
 }
 
 /** The most PBKDF2 iterations a server may ask for before the client refuses (PostgreSQL's default is 4096). */
@@ -49,16 +59,22 @@ export interface ClientFinal {
   serverSignature: Buffer;
 }
 
+/** How the exchange relates to the connection's TLS channel (see the GS2 headers above). */
+export type ChannelBinding =
+  | { kind: "none" }
+  | { kind: "not-offered" }
+  | { kind: "tls-server-end-point"; data: Buffer };
+
 /**
  * The client-first-message with an empty user name (PostgreSQL takes the user from the startup
- * message, as libpq does) and a fresh 18-byte random nonce unless `nonce` is given (tests). With
- * `endPoint` (see serverEndPoint) it binds the exchange to the TLS channel (SCRAM-SHA-256-PLUS).
+ * message, as libpq does) and a fresh 18-byte random nonce unless `nonce` is given (tests), with the
+ * GS2 header of `binding` (SCRAM-SHA-256-PLUS for tls-server-end-point).
  */
-export function clientFirst(nonce: string = randomBytes(18).toString("base64"), endPoint?: Buffer): ClientFirst {
+export function clientFirst(nonce: string = randomBytes(18).toString("base64"), binding: ChannelBinding = { kind: "none" }): ClientFirst {
   const bare = `n=,r=${nonce}`;
-  const header = endPoint === undefined ? GS2_HEADER : GS2_HEADER_PLUS;
-  const binding = endPoint === undefined ? Buffer.from(header) : Buffer.concat([Buffer.from(header), endPoint]);
-  return { nonce, bare, message: `${header}${bare}`, binding };
+  const header = binding.kind === "tls-server-end-point" ? GS2_HEADER_PLUS : binding.kind === "not-offered" ? GS2_HEADER_NOT_OFFERED : GS2_HEADER;
+  const data = binding.kind === "tls-server-end-point" ? Buffer.concat([Buffer.from(header), binding.data]) : Buffer.from(header);
+  return { nonce, bare, message: `${header}${bare}`, binding: data };
 }
 
 /**

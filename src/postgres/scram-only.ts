@@ -16,19 +16,26 @@ export class InsecureAuthenticationError extends Error {
   }
 }
 
+/** Thrown out of the parser to stop reading a refused server's bytes (the rest of its packet included). */
+class Refused extends Error {}
+
 /** The SASL mechanisms a server may offer that are SCRAM-SHA-256 (with channel binding or not). */
 const SCRAM_MECHANISMS = ["SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"];
 
+type Stream = EventEmitter & { destroy?: () => void };
+
 /**
  * The part of node-postgres 8's Client this class takes over: the handlers `_attachListeners`
- * binds by name to the protocol's authentication messages (pinned by test/unit/postgres/scram-only.test.ts).
+ * binds by name to the protocol's messages (pinned by test/unit/postgres/scram-only.test.ts).
  */
 interface ClientInternals {
-  connection: EventEmitter & { stream: { destroy(): void }; attachListeners(stream: EventEmitter): void };
+  connection: EventEmitter & { stream: Stream; attachListeners(stream: Stream): void };
   saslSession: unknown;
   _attachListeners(con: EventEmitter): void;
   _handleAuthSASL(msg: { mechanisms: string[] }): void;
   _handleAuthSASLFinal(msg: { data: string }): void;
+  _handleReadyForQuery(msg: unknown): void;
+  _handleErrorWhileConnecting(err: unknown): void;
 }
 
 const base = pg.Client.prototype as unknown as ClientInternals;
@@ -37,17 +44,28 @@ const base = pg.Client.prototype as unknown as ClientInternals;
  * A pg Client that refuses a cleartext or MD5 password request (the password is never sent), any
  * SASL exchange but SCRAM-SHA-256, and a session the server let in without SCRAM completing with a
  * server signature that matches (`trust`, or a forged AuthenticationOk): the connection fails with an
- * InsecureAuthenticationError. With TLS, SCRAM-SHA-256-PLUS (channel binding) is used when the server
- * offers it. Use it as `new ScramOnlyClient(config)` or `new pg.Pool({ Client: ScramOnlyClient })`.
+ * InsecureAuthenticationError, the server's remaining bytes are not read, and the socket is closed.
+ * Any failure while connecting closes the socket (a hostile server cannot pile up open ones). With
+ * TLS, SCRAM-SHA-256-PLUS (channel binding) is used when the server offers it. Errors of a connected
+ * client reach its pending queries (and the pool), never the process as an unhandled 'error'. Use it
+ * as `new ScramOnlyClient(config)` or `new pg.Pool({ Client: ScramOnlyClient })`.
  */
 export class ScramOnlyClient extends pg.Client {
   #serverVerified = false;
+  #refused = false;
 
   constructor(config: pg.ClientConfig = {}) {
     // The config is passed as it is: pg.Pool hands clients a config whose password is not enumerable.
     super(config);
     (this as unknown as { enableChannelBinding: boolean }).enableChannelBinding = config.ssl !== undefined && config.ssl !== false;
-    guardParser((this as unknown as ClientInternals).connection);
+    guardParser(this.#internals.connection);
+    // A connection that drops mid-query fails that query (pg's _errorAllQueries); the 'error' event
+    // it also emits must not end the process when nobody else listens (a client checked out of a pool).
+    this.on("error", () => undefined);
+  }
+
+  get #internals(): ClientInternals {
+    return this as unknown as ClientInternals;
   }
 
   /** The password method: refused, nothing sent. */
@@ -69,10 +87,20 @@ export class ScramOnlyClient extends pg.Client {
   }
 
   _handleAuthSASLFinal(msg: { data: string }): void {
-    const self = this as unknown as ClientInternals;
     base._handleAuthSASLFinal.call(this, msg);
     // pg clears the session only when the server's signature matched (else it emitted an error).
-    if (self.saslSession === null) this.#serverVerified = true;
+    if (this.#internals.saslSession === null) this.#serverVerified = true;
+  }
+
+  _handleReadyForQuery(msg: unknown): void {
+    if (this.#refused) return;
+    base._handleReadyForQuery.call(this, msg);
+  }
+
+  /** Any failure while connecting (pg's own SCRAM checks included) closes the socket too. */
+  _handleErrorWhileConnecting(err: unknown): void {
+    base._handleErrorWhileConnecting.call(this, err);
+    this.#internals.connection.stream.destroy?.();
   }
 
   _attachListeners(con: EventEmitter): void {
@@ -82,10 +110,13 @@ export class ScramOnlyClient extends pg.Client {
     });
   }
 
-  #refuse(method: string): void {
-    const self = this as unknown as ClientInternals;
-    self.connection.emit("error", new InsecureAuthenticationError(method));
-    self.connection.stream.destroy();
+  #refuse(method: string): never {
+    this.#refused = true;
+    const connection = this.#internals.connection;
+    connection.emit("error", new InsecureAuthenticationError(method));
+    connection.stream.destroy?.();
+    // Out of the parser (see guardParser): the rest of this packet is not read.
+    throw new Refused(method);
   }
 }
 
@@ -93,11 +124,11 @@ export class ScramOnlyClient extends pg.Client {
  * node-postgres parses the server's bytes inside the socket's 'data' listener, and throws from there
  * on a message it does not know (an authentication request for GSS, SSPI, Kerberos…): an uncaught
  * exception that would end the process. Around that listener only, a throw becomes the connection's
- * error and closes it.
+ * error and closes it; a refusal (already reported) only stops the parsing.
  */
 function guardParser(connection: ClientInternals["connection"]): void {
   const attach = connection.attachListeners.bind(connection);
-  connection.attachListeners = (stream: EventEmitter & { destroy?: () => void }) => {
+  connection.attachListeners = (stream: Stream) => {
     const own = Object.getOwnPropertyDescriptor(stream, "on");
     const on = stream.on.bind(stream);
     stream.on = (event: string | symbol, listener: (...args: unknown[]) => void) => {
@@ -106,7 +137,7 @@ function guardParser(connection: ClientInternals["connection"]): void {
         try {
           listener(...args);
         } catch (err) {
-          connection.emit("error", err);
+          if (!(err instanceof Refused)) connection.emit("error", err);
           stream.destroy?.();
         }
       });

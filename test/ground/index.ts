@@ -1,6 +1,6 @@
 // The test ground: one kube-apiserver + etcd and one PostgreSQL per test run, or an existing pair.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, chmodSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, chmodSync, writeFileSync, existsSync, readFileSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -181,7 +181,8 @@ function installExitHandlers(root: string, cleanup: () => void = () => {
 /** Starts the ground (or connects to an existing one, see README) and makes it `getGround()`. */
 export async function startGround(options: GroundOptions = {}): Promise<Ground> {
   if (current) return current;
-  const root = mkdtempSync(join(tmpdir(), "wsdb-ground-"));
+  // Canonical (no symlink on the way): the node's teardown compares it with mount points.
+  const root = realpathSync(mkdtempSync(join(tmpdir(), "wsdb-ground-")));
   chmodSync(root, 0o755);
   const external = await externalGround(root);
   if (external) {

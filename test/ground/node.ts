@@ -37,8 +37,14 @@ export interface NodeProcesses {
 /** The kernel settings the kubelet insists on setting (container_manager_linux.go), see startKubelet. */
 const KUBELET_SYSCTLS = ["vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes"];
 
-/** cgroup v1 hierarchies mounted on this host (plus cgroup2's `unified` in hybrid mode). */
+/**
+ * cgroup v1 hierarchies mounted on this host (plus cgroup2's `unified` in hybrid mode). The ground's
+ * kubelet, cleanup and checks are written for cgroup v1 (hybrid) hosts: a pure cgroup v2 host is refused.
+ */
 function cgroupHierarchies(): string[] {
+  if (existsSync("/sys/fs/cgroup/cgroup.controllers")) {
+    throw new Error("this host runs cgroup v2 only; the ground's node is made for cgroup v1 (hybrid) hosts (see docs/ground.md)");
+  }
   return readdirSync("/sys/fs/cgroup").filter((d) => existsSync(join("/sys/fs/cgroup", d, "cgroup.procs")));
 }
 
@@ -202,7 +208,11 @@ async function startKubelet(dir: string, binDir: string, pidFile: string, net: N
   // The kubelet also writes to fixed host paths whatever its root folder (the device plugins'
   // socket under /var/lib/kubelet, log symlinks in /var/log/containers): in its mount namespace
   // they are on tmpfs, gone with it, and two grounds never share them.
-  const script = `set -e; ${binds.join("; ")}; mount -t tmpfs -o size=8m,mode=0755 wsdb-kubelet-var-lib /var/lib; mount -t tmpfs -o size=8m,mode=0755 wsdb-kubelet-var-log /var/log; exec "$0" "$@"`;
+  // First, in this mount namespace only, the mounts holding those paths stop propagating (on hosts
+  // where / or /proc are shared mounts, as with systemd, they would otherwise reach the host).
+  const targets = ["/var/lib", "/var/log", ...KUBELET_SYSCTLS.map((n) => `/proc/sys/${n}`)];
+  const privatize = targets.map((t) => `mount --make-private "$(findmnt -n -o TARGET -T ${t})"`);
+  const script = `set -e; ${privatize.join("; ")}; ${binds.join("; ")}; mount -t tmpfs -o size=8m,mode=0755 wsdb-kubelet-var-lib /var/lib; mount -t tmpfs -o size=8m,mode=0755 wsdb-kubelet-var-log /var/log; exec "$0" "$@"`;
   const [command, args] = inNetns(net.netnsPath, "unshare", [
     "--mount", "--propagation", "unchanged", "--", "sh", "-c", script,
     join(binDir, "kubelet"),

@@ -1,6 +1,6 @@
 // The desired credentials Secret: every key of the contract, URL encoding, external keys, ownership.
 import { expect } from "chai";
-import { compactSecret, credentialKeys, desiredSecret, jdbcUri, oversizedPassword, postgresUri, secretDiffers, secretName, secretValue } from "../../../src/controllers/secret.ts";
+import { compactSecret, credentialKeys, desiredSecret, jdbcUri, metadataTrimmed, oversizedPassword, postgresUri, secretDiffers, secretName, secretValue } from "../../../src/controllers/secret.ts";
 import type { WorkspaceDatabase } from "../../../src/api/types.ts";
 
 const owner: WorkspaceDatabase = {
@@ -141,5 +141,32 @@ describe("credentials Secret", () => {
     expect(oversizedPassword(cached)).to.equal(700_000);
     expect(oversizedPassword({ data: { password: Buffer.from("p".repeat(256)).toString("base64") } })).to.equal(undefined);
     expect(oversizedPassword({ data: { password: Buffer.from("é".repeat(129)).toString("base64") } })).to.equal(258);
+  });
+
+  it("caches a bounded Secret whatever someone wrote into it: user name, bookkeeping annotations, others' labels and annotations", () => {
+    const secret = {
+      metadata: {
+        name: "a-rw",
+        labels: { "app.kubernetes.io/managed-by": "workspacedb-operator", big: "v" },
+        annotations: {
+          "workspacedb.io/regenerate-handled": "h".repeat(200_000),
+          "workspacedb.io/password-changed-at": "c".repeat(100_000),
+          "example.org/huge": "x".repeat(200_000),
+        },
+      },
+      data: { password: Buffer.from("p").toString("base64"), username: Buffer.from("u".repeat(1_000_000)).toString("base64") },
+    };
+    const cached = compactSecret(secret);
+    expect(JSON.stringify(cached).length).to.be.below(1_000);
+    expect(cached.data?.username).to.equal(undefined);
+    expect(cached.metadata?.annotations?.["workspacedb.io/regenerate-handled"]).to.match(/^sha256:[0-9a-f]{64}$/);
+    expect(cached.metadata?.annotations?.["workspacedb.io/password-changed-at"]).to.equal(undefined);
+    expect(cached.metadata?.annotations?.["example.org/huge"]).to.equal(undefined);
+    expect(cached.metadata?.labels).to.deep.equal({ "app.kubernetes.io/managed-by": "workspacedb-operator" });
+    expect(metadataTrimmed(cached)).to.equal(true);
+    // Others' metadata within the budget stays, and nothing is marked.
+    const small = compactSecret({ metadata: { name: "b-rw", labels: { team: "x" }, annotations: { "example.org/a": "b" } }, data: {} });
+    expect(small.metadata?.labels).to.deep.equal({ team: "x" });
+    expect(metadataTrimmed(small)).to.equal(false);
   });
 });

@@ -197,21 +197,24 @@ export class ScramServer {
    * Runs the exchange on `conn` after the StartupMessage. Returns "ok" after sending SASLFinal (with
    * a wrong signature when `badSignature`), or "wrong" after sending FATAL 28P01.
    */
-  async exchange(conn: FakeConnection, options: { badSignature?: boolean; serverFirst?: (clientNonce: string) => string } = {}): Promise<"ok" | "wrong"> {
-    // As PostgreSQL: -PLUS is offered over TLS only, and a client on TLS that can bind must take it.
-    conn.auth(10, Buffer.from(conn.certificate === undefined ? "SCRAM-SHA-256\0\0" : "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"));
+  async exchange(conn: FakeConnection, options: { badSignature?: boolean; offerPlus?: boolean; serverFirst?: (clientNonce: string) => string } = {}): Promise<"ok" | "wrong"> {
+    // As PostgreSQL: -PLUS is offered over TLS only (unless `offerPlus: false`, a man in the middle
+    // stripping it), and a client on TLS must take it, or say with `y` that it was not offered.
+    const tls = conn.certificate !== undefined;
+    const plus = tls && options.offerPlus !== false;
+    conn.auth(10, Buffer.from(plus ? "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0" : "SCRAM-SHA-256\0\0"));
     const initial = await conn.readMessage();
     const nameEnd = initial.body.indexOf(0);
     const mechanism = initial.body.toString("utf8", 0, nameEnd);
-    const expected = conn.certificate === undefined ? "SCRAM-SHA-256" : "SCRAM-SHA-256-PLUS";
+    const expected = plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256";
     if (mechanism !== expected) throw new Error(`client chose ${mechanism}, not ${expected}`);
     const clientFirst = initial.body.subarray(nameEnd + 5).toString("utf8");
-    const header = conn.certificate === undefined ? "n,," : "p=tls-server-end-point,,";
+    const header = plus ? "p=tls-server-end-point,," : tls ? "y,," : "n,,";
     if (!clientFirst.startsWith(header)) throw new Error(`unexpected gs2 header in ${clientFirst}`);
     // The binding data: the hash of the server's certificate (SHA-256 for these test certificates).
-    const binding = conn.certificate === undefined
-      ? Buffer.from(header)
-      : Buffer.concat([Buffer.from(header), createHash("sha256").update(new X509Certificate(conn.certificate).raw).digest()]);
+    const binding = plus
+      ? Buffer.concat([Buffer.from(header), createHash("sha256").update(new X509Certificate(conn.certificate!).raw).digest()])
+      : Buffer.from(header);
     const clientFirstBare = clientFirst.slice(header.length);
     const clientNonce = /r=([^,]+)/.exec(clientFirstBare)![1]!;
     const nonce = clientNonce + randomBytes(18).toString("base64");

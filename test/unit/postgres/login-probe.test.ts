@@ -254,6 +254,19 @@ describe("postgres/login-probe", function () {
       }
     });
 
+    it("over TLS without -PLUS offered (stripped by a man in the middle?) says so with the gs2 header y", async () => {
+      const server = await serve(async (conn) => {
+        await conn.readStartup();
+        conn.upgrade(certs.key, certs.cert);
+        await conn.readStartupMessage();
+        await new ScramServer(PASSWORD).exchange(conn, { offerPlus: false });
+        conn.auth(0);
+        conn.ready();
+        await conn.readMessage();
+      });
+      expect(await probeLogin(options(server, { sslMode: "require" }))).to.deep.equal({ kind: "accepted" });
+    });
+
     it("verify-ca checks the chain but not the host name", async () => {
       const server = await serve(tlsServer(() => certs.wrongNameKey, () => certs.wrongNameCert));
       expect(await probeLogin(options(server, { sslMode: "verify-ca", ca: certs.ca }))).to.deep.equal({ kind: "accepted" });

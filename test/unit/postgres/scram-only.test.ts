@@ -10,9 +10,11 @@ import { makeTestCerts } from "./test-certs.ts";
 const PASSWORD = "correct-horse-battery-staple";
 
 /** A fake server that answers the startup message with one authentication request and records what the client sends. */
-async function requestingServer(request: Buffer): Promise<{ server: Server; port: number; received: () => Buffer }> {
+async function requestingServer(request: Buffer): Promise<{ server: Server; port: number; received: () => Buffer; closed: () => boolean }> {
   const chunks: Buffer[] = [];
+  let closed = false;
   const server = createServer((socket: Socket) => {
+    socket.once("close", () => (closed = true));
     let startup = false;
     socket.on("data", (data: Buffer) => {
       chunks.push(data);
@@ -25,7 +27,7 @@ async function requestingServer(request: Buffer): Promise<{ server: Server; port
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
-  return { server, port: typeof address === "object" && address !== null ? address.port : 0, received: () => Buffer.concat(chunks) };
+  return { server, port: typeof address === "object" && address !== null ? address.port : 0, received: () => Buffer.concat(chunks), closed: () => closed };
 }
 
 /** An AuthenticationRequest message ('R') with `code` and extra bytes. */
@@ -54,7 +56,7 @@ async function connectTo(port: number, ssl: pg.ClientConfig["ssl"] = false): Pro
 describe("postgres/scram-only: the operator's node-postgres client", () => {
   it("still finds the node-postgres internals it overrides (pg's Client binds these handlers by name)", () => {
     const proto = pg.Client.prototype as unknown as Record<string, unknown>;
-    for (const name of ["_attachListeners", "_handleAuthCleartextPassword", "_handleAuthMD5Password", "_handleAuthSASL", "_handleAuthSASLFinal"]) {
+    for (const name of ["_attachListeners", "_handleAuthCleartextPassword", "_handleAuthMD5Password", "_handleAuthSASL", "_handleAuthSASLFinal", "_handleReadyForQuery", "_handleErrorWhileConnecting"]) {
       expect(typeof proto[name], name).to.equal("function");
     }
   });
@@ -63,6 +65,8 @@ describe("postgres/scram-only: the operator's node-postgres client", () => {
     ["cleartext (pg_hba password)", authRequest(3), "cleartext"],
     ["md5", authRequest(5, Buffer.from([1, 2, 3, 4])), "md5"],
     ["trust (AuthenticationOk at once)", authRequest(0), "trust"],
+    // As a real trust server sends it: AuthenticationOk and ReadyForQuery in one packet.
+    ["trust, with ReadyForQuery in the same packet", Buffer.concat([authRequest(0), Buffer.from([0x5a, 0, 0, 0, 5, 0x49])]), "trust"],
     ["gss", authRequest(7), "gss"],
     ["SASL without SCRAM-SHA-256", authRequest(10, Buffer.from("OAUTHBEARER\0\0")), "SASL OAUTHBEARER"],
   ];
@@ -85,6 +89,7 @@ describe("postgres/scram-only: the operator's node-postgres client", () => {
         const startupLength = sent.readInt32BE(0);
         const rest = sent.subarray(startupLength);
         expect(rest.length === 0 || rest[0] === 0x58, `no PasswordMessage or SASL response (sent ${rest.subarray(0, 1).toString()})`).to.equal(true);
+        expect(fake.closed(), "the client closed the connection").to.equal(true);
       } finally {
         fake.server.close();
       }
@@ -123,15 +128,36 @@ describe("postgres/scram-only: the operator's node-postgres client", () => {
       }
     });
 
-    it("refuses a server that cannot prove it knows the verifier (wrong server signature)", async () => {
+    it("refuses a server that cannot prove it knows the verifier (wrong server signature), and closes the connection", async () => {
       const server = await scriptedServer(script(undefined, true));
       try {
         const err = await connectTo(server.port);
         expect(err).to.be.instanceOf(Error);
         expect((err as Error).message).to.match(/server signature does not match/);
+        await Promise.race([server.connections[0]!.closed, new Promise((_, reject) => setTimeout(() => reject(new Error("the connection stayed open")), 2_000))]);
       } finally {
         await server.close();
       }
     });
+  });
+
+  it("a connection that drops in the middle of a query fails the query, not the process", async () => {
+    const server = await scriptedServer(async (conn) => {
+      await conn.readStartupMessage();
+      if ((await new ScramServer(PASSWORD).exchange(conn)) !== "ok") return;
+      conn.auth(0);
+      conn.ready();
+      await conn.readMessage(); // the query
+      conn.send(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 7])); // an authentication request (GSS) where none belongs
+    });
+    const client = new ScramOnlyClient({ host: "127.0.0.1", port: server.port, user: "alice", password: PASSWORD, database: "db", connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      const failure = await client.query("SELECT 1").then(() => undefined, (err: unknown) => err);
+      expect(failure).to.be.instanceOf(Error);
+    } finally {
+      await client.end().catch(() => undefined);
+      await server.close();
+    }
   });
 });

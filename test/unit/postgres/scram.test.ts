@@ -1,5 +1,11 @@
 // Unit tests of SCRAM-SHA-256 verifiers, against verifiers computed by PostgreSQL 15 itself.
+import { execFileSync } from "node:child_process";
+import { X509Certificate, createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect } from "chai";
+import { serverEndPoint } from "../../../src/postgres/scram-client.ts";
 import { isScramVerifier, scramSha256Verifier, scramSha256VerifierAsync } from "../../../src/postgres/scram.ts";
 import { POSTGRES_VECTORS } from "./scram-vectors.ts";
 
@@ -42,5 +48,29 @@ describe("postgres/scram", () => {
     for (const bad of ["pencil", "md5abcdef", "SCRAM-SHA-256$4096:abc", `${POSTGRES_VECTORS[0]!.verifier}'`, `${POSTGRES_VECTORS[0]!.verifier}\n`]) {
       expect(isScramVerifier(bad), bad).to.equal(false);
     }
+  });
+});
+
+describe("postgres/scram-client: tls-server-end-point channel binding data", () => {
+  /** A self-signed certificate (DER) made by openssl with `keyArgs` and `digest`. */
+  function certificate(keyArgs: string[], digest: string[] = []): Buffer {
+    const dir = mkdtempSync(join(tmpdir(), "wsdb-cb-"));
+    try {
+      execFileSync("openssl", ["req", "-x509", "-newkey", ...keyArgs, "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"), "-days", "1", "-subj", "/CN=x", ...digest], { stdio: "ignore" });
+      return new X509Certificate(readFileSync(join(dir, "c"))).raw;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("hashes with the signature's hash, SHA-256 for SHA-1, and gives up where the algorithm does not name one", () => {
+    const ec384 = certificate(["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"], ["-sha384"]);
+    expect(serverEndPoint(ec384)).to.deep.equal(createHash("sha384").update(ec384).digest());
+    const rsa1 = certificate(["rsa:2048"], ["-sha1"]);
+    expect(serverEndPoint(rsa1)).to.deep.equal(createHash("sha256").update(rsa1).digest());
+    const rsa512 = certificate(["rsa:2048"], ["-sha512"]);
+    expect(serverEndPoint(rsa512)).to.deep.equal(createHash("sha512").update(rsa512).digest());
+    expect(serverEndPoint(certificate(["ed25519"]))).to.equal(undefined);
+    expect(serverEndPoint(certificate(["rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048"]))).to.equal(undefined);
   });
 });
