@@ -1,6 +1,9 @@
 // The benchmark (npm run bench, hack/bench.sh): P1 provisioning vs a floor script, P2 regeneration during a resync,
 // P3 resync cost, P4 memory, P5 restart — each N on the test ground, as ratios and per-object figures.
-import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import type { WorkspaceDatabase } from "../src/api/types.ts";
 import { deriveDatabaseName } from "../src/postgres/naming.ts";
@@ -11,6 +14,7 @@ import { startOperator, type OperatorProcess } from "../test/integration/support
 import { freePort, waitFor } from "../test/ground/procs.ts";
 import { floorProvision, type FloorKube } from "./bench/floor.ts";
 import { delta, operatorProgress, quantile, readCounters, rssOf, type Delta } from "./bench/measure.ts";
+import { cores, loadSample, readRuns, summarize, type RunRecord } from "./bench/summary.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -23,12 +27,56 @@ const { values: args } = parseArgs({
     "malloc-arena-max": { type: "string" },
     "operator-env": { type: "string", multiple: true },
     "skip-floor": { type: "boolean", default: false },
+    repeat: { type: "string", default: "1" },
+    json: { type: "string" },
+    logs: { type: "string" },
   },
 });
 const sizes = args.n.split(",").map(Number).filter((n) => n > 0);
 const workers = Number(args.workers);
 const out = (line = "") => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A P2 sample above this fails the run (after every figure is printed): a regeneration stalled. */
+const P2_FAIL_MS = 5_000;
+
+// --repeat N: N whole runs, one after the other, each its own process and ground; then the median and
+// the worst run of every figure, every P2 sample and the machine's load.
+const repeat = Number(args.repeat);
+if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat ${args.repeat}: expected a positive integer`);
+if (repeat > 1) {
+  const dir = mkdtempSync(join(tmpdir(), "wsdb-bench-"));
+  const rest: string[] = [];
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--repeat") i++;
+    else if (!argv[i]!.startsWith("--repeat=")) rest.push(argv[i]!);
+  }
+  const files: string[] = [];
+  let failed = 0;
+  for (let i = 1; i <= repeat; i++) {
+    out(`##### run ${i} of ${repeat}`);
+    const file = join(dir, `run-${i}.json`);
+    const code = await new Promise<number>((resolve) => {
+      spawn(process.execPath, [process.argv[1]!, ...rest, "--json", file], { stdio: "inherit", env: { ...process.env, WSDB_BENCH_RUN: String(i) } }).on("exit", (c, signal) => resolve(c ?? (signal === null ? 1 : 128)));
+    });
+    if (code !== 0) {
+      failed++;
+      out(`##### run ${i} ended with exit code ${code}`);
+    }
+    if (existsSync(file)) files.push(file);
+    else out(`##### run ${i} recorded no figures`);
+    out();
+  }
+  for (const line of summarize(readRuns(files))) out(line);
+  if (failed > 0) out(`\n${failed} of ${repeat} runs failed (see above)`);
+  out(`(records of each run: ${dir})`);
+  process.exit(failed > 0 ? 1 : 0);
+}
+
+// What this run records for --json.
+const record: RunRecord = { figures: [], p2Samples: {}, load: [loadSample("start")], cores: cores() };
+const figure = (objects: number, name: string, value: number, unit: string) => record.figures.push({ objects, name, value, unit });
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
 async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -79,9 +127,12 @@ for (const pair of args["operator-env"] ?? []) {
 }
 const port = await freePort();
 Object.assign(env, { WSDB_METRICS_PORT: String(port) });
+/** Log files of every operator started (--logs DIR: copied there at the end). */
+const operatorLogs: string[] = [];
 /** Starts the operator and waits until it serves its metrics. */
 async function launch(): Promise<OperatorProcess> {
   const op = startOperator(env, "bench-operator", script);
+  operatorLogs.push(op.logFile);
   await waitFor("the operator's /metrics", async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).ok, 60_000);
   return op;
 }
@@ -89,6 +140,7 @@ let operator = await launch();
 await sleep(5_000);
 const idle = rssOf(operator.proc.child.pid!);
 out(`P4 idle: operator RSS ${idle.rss.toFixed(0)} MB with no WorkspaceDatabase`);
+figure(0, "P4 idle RSS", idle.rss, "MB");
 
 /** Waits until the operator has passed over `objects` objects since it started and its queue stayed empty for 3 s. */
 async function settle(objects: number): Promise<void> {
@@ -100,11 +152,13 @@ async function settle(objects: number): Promise<void> {
 }
 
 let total = 0;
+const p2Failures: string[] = [];
 const steady: { objects: number; rss: number }[] = [];
 for (const n of sizes) {
   const id = `${Date.now().toString(36)}`;
   out();
   out(`== N = ${n} (${total + n} objects in all afterwards) ==`);
+  record.load.push(loadSample(`${total + n}`));
 
   // P1, floor: the same statements, logins, Secrets and status writes, by a plain script (the operator
   // is stopped meanwhile: it would reconcile the floor's objects too).
@@ -181,6 +235,9 @@ for (const n of sizes) {
   total += n;
   out(`P1 operator: ${n} workspaces Ready in ${operatorSeconds.toFixed(1)} s (${((operatorSeconds * 1000) / n).toFixed(0)} ms each)` +
     (Number.isNaN(floorSeconds) ? "" : `; ratio to the floor ${(operatorSeconds / floorSeconds).toFixed(2)} (target <= 1.25)`));
+  if (!Number.isNaN(floorSeconds)) figure(total, "P1 ratio to the floor", operatorSeconds / floorSeconds, "ratio");
+  figure(total, "P1 operator, per object", (operatorSeconds * 1000) / n, "ms");
+  if (!Number.isNaN(floorSeconds)) figure(total, "P1 floor, per object", (floorSeconds * 1000) / n, "ms");
   out(`   ${perObject(delta(ground, before, after), n)}`);
 
   // Settle: the queue empties and the passes caused by our own writes are over.
@@ -198,6 +255,8 @@ for (const n of sizes) {
   const c1 = await readCounters(ground);
   const resync = delta(ground, c0, c1);
   out(`P3 resync of ${total} objects: ${p1.passes - p0.passes} passes over ${resync.seconds.toFixed(1)} s (period ${resyncMs / 1000} s); ${perObject(resync, total, p1.passwordChecks - p0.passwordChecks)}`);
+  figure(total, "P3 passes per object", (p1.passes - p0.passes) / total, "");
+  figure(total, "P3 seconds per resync", resync.seconds, "s");
   const rss = rssOf(operator.proc.child.pid!);
   steady.push({ objects: total, rss: rss.rss });
   if (args["heap-snapshot"] !== undefined) {
@@ -206,6 +265,9 @@ for (const n of sizes) {
     out(`   heap snapshot written to ${args["heap-snapshot"]} (node hack/bench/heap-summary.ts FILE summarises it)`);
   }
   out(`P4 memory: peak ${Math.max(peak, rss.peak).toFixed(0)} MB during the burst; steady ${rss.rss.toFixed(0)} MB at ${total} objects (V8 heap used ${p1.heapMb.toFixed(0)} MB of ${p1.heapTotalMb.toFixed(0)} MB, external ${p1.externalMb.toFixed(0)} MB)`);
+  figure(total, "P4 peak RSS", Math.max(peak, rss.peak), "MB");
+  figure(total, "P4 steady RSS", rss.rss, "MB");
+  figure(total, "P4 V8 heap used", p1.heapMb, "MB");
 
   // P2: regenerations while the next full resync runs.
   const k = Math.min(Number(args.regenerations), n);
@@ -225,7 +287,17 @@ for (const n of sizes) {
     latencies.push(Date.now() - t);
   }));
   const during = (await operatorProgress(port)).passes - start;
-  out(`P2 regenerate -> old password refused, ${k} times during a resync (${during} passes meanwhile): p50 ${quantile(latencies, 0.5)} ms, p99 ${quantile(latencies, 0.99)} ms, max ${Math.max(...latencies)} ms (targets 150 / 500)`);
+  const worstSample = Math.max(...latencies);
+  out(`P2 regenerate -> old password refused, ${k} times during a resync (${during} passes meanwhile): p50 ${quantile(latencies, 0.5)} ms, p99 ${quantile(latencies, 0.99)} ms, worst ${worstSample} ms (targets 150 / 500)`);
+  out(`   every sample (ms, in the order made): ${latencies.join(" ")}`);
+  record.p2Samples[String(total)] = [...latencies];
+  figure(total, "P2 p50", quantile(latencies, 0.5), "ms");
+  figure(total, "P2 p99", quantile(latencies, 0.99), "ms");
+  figure(total, "P2 worst sample", worstSample, "ms");
+  if (worstSample > P2_FAIL_MS) {
+    p2Failures.push(`${total} objects: worst sample ${worstSample} ms`);
+    process.stderr.write(`\n!!!!! P2 FAILED at ${total} objects: a regeneration waited ${worstSample} ms (> ${P2_FAIL_MS} ms): regenerations stalled\n\n`);
+  }
 
   // P5: restart with everything Ready; every object re-verified, and nothing written.
   await operator.stop();
@@ -239,7 +311,9 @@ for (const n of sizes) {
     p = await operatorProgress(port).catch(() => starting);
   }
   const restart = delta(ground, r0, await readCounters(ground));
-  out(`P5 restart: ${total} objects re-verified ${((Date.now() - restarted) / 1000).toFixed(1)} s after start (${(((Date.now() - restarted)) / total).toFixed(1)} ms each, target <= 12 ms for 60 s at 5,000); ${perObject(restart, total, p.passwordChecks)}`);
+  const restartMs = Date.now() - restarted;
+  out(`P5 restart: ${total} objects re-verified ${(restartMs / 1000).toFixed(1)} s after start (${(restartMs / total).toFixed(1)} ms each, target <= 12 ms for 60 s at 5,000); ${perObject(restart, total, p.passwordChecks)}`);
+  figure(total, "P5 restart, per object", restartMs / total, "ms");
 }
 
 if (steady.length >= 2) {
@@ -248,7 +322,22 @@ if (steady.length >= 2) {
   const slope = (last.rss - first.rss) / (last.objects - first.objects);
   out();
   out(`P4 slope: ${(slope * 1024).toFixed(1)} KB per object; extrapolated steady RSS at 5,000 objects: ${(last.rss + slope * (5_000 - last.objects)).toFixed(0)} MB (target <= 150)`);
+  figure(0, "P4 slope per object", slope * 1024, "KB");
+  figure(0, "P4 steady RSS extrapolated to 5,000", last.rss + slope * (5_000 - last.objects), "MB");
 }
 await operator.stop();
+if (args.logs !== undefined) {
+  // One folder per run of --repeat.
+  const dir = process.env.WSDB_BENCH_RUN === undefined ? args.logs : join(args.logs, `run-${process.env.WSDB_BENCH_RUN}`);
+  mkdirSync(dir, { recursive: true });
+  for (const file of operatorLogs) copyFileSync(file, join(dir, basename(file)));
+  out(`operator logs copied to ${dir}`);
+}
 await stopGround();
+record.load.push(loadSample("end"));
+if (args.json !== undefined) writeFileSync(args.json, `${JSON.stringify(record)}\n`);
+if (p2Failures.length > 0) {
+  process.stderr.write(`P2 FAILED (a sample above ${P2_FAIL_MS} ms): ${p2Failures.join("; ")}\n`);
+  process.exit(1);
+}
 process.exit(0);

@@ -36,7 +36,7 @@ import { Manager } from "./runtime/manager.ts";
 import { createMetrics, createRegistry } from "./runtime/metrics.ts";
 import { compactSecret } from "./controllers/secret.ts";
 import { createDataApi } from "./dataapi/index.ts";
-import { workspaceChanged, workspaceSample } from "./controllers/triggers.ts";
+import { addedPriority, workspaceChanged, workspaceSample, workspaceSettled } from "./controllers/triggers.ts";
 
 /** True when `ws` may have something on the DatabaseServer `server` (status records both: written before anything is created). */
 function usesServer(ws: WorkspaceDatabase, server: string): boolean {
@@ -191,7 +191,7 @@ export function buildOperator(
     log,
     fence,
     reconciler: {
-      reconcile: (key, keyLog) => {
+      reconcile: (key, keyLog, priority) => {
         const [namespace = "", name = ""] = key.split("/");
         return reconcileWorkspace(
           {
@@ -205,6 +205,7 @@ export function buildOperator(
           namespace,
           name,
           keyLog,
+          priority,
         );
       },
     },
@@ -225,11 +226,14 @@ export function buildOperator(
             now: () => new Date(),
             recheckAfterMs: settings.resyncPeriod,
             usersOf: (name) => workspaces.list().filter((ws) => usesServer(ws, name)),
-            // WorkspaceDatabases waiting for this server (or on the default) get another pass.
-            onReadinessChange: (server) => {
+            // When a server becomes Ready, the WorkspaceDatabases waiting for it (or for the default)
+            // get another pass at once; those already Ready need none (their resync checks them), so a
+            // server that flaps never floods the queue ahead of regenerations.
+            onReadinessChange: (server, ready) => {
+              if (!ready) return;
               for (const ws of workspaces.list()) {
                 const uses = ws.status?.server ?? ws.spec.serverRef?.name;
-                if (uses === undefined || uses === server.metadata.name) workspaceController.enqueue(objectKey(ws));
+                if ((uses === undefined || uses === server.metadata.name) && !workspaceSettled(ws)) workspaceController.enqueue(objectKey(ws));
               }
             },
           },
@@ -246,7 +250,7 @@ export function buildOperator(
     if (name !== undefined && serverInformer.get(name)?.metadata.deletionTimestamp !== undefined) serverController.enqueue(name);
   };
   workspaces.on({
-    onAdd: (obj) => workspaceController.enqueue(objectKey(obj)),
+    onAdd: (obj) => workspaceController.enqueue(objectKey(obj), addedPriority(obj)),
     onUpdate: (old, obj) => {
       if (workspaceChanged(old, obj)) workspaceController.enqueue(objectKey(obj));
       if (old.status?.server !== obj.status?.server) serverOf(obj);

@@ -1,5 +1,7 @@
 // Which watch events deserve a reconcile, and what the per-object metrics read from a cached object.
-import type { WorkspaceDatabase } from "../api/types.ts";
+import { recordsToken } from "../api/regenerate.ts";
+import { ANNOTATION_REGENERATE_BOTH, ANNOTATION_REGENERATE_RO, ANNOTATION_REGENERATE_RW, type WorkspaceDatabase } from "../api/types.ts";
+import type { Priority } from "../runtime/queue.ts";
 import type { WorkspaceSample } from "../runtime/metrics.ts";
 import { READY, findCondition } from "./conditions.ts";
 import { sameJson } from "./equal.ts";
@@ -19,6 +21,36 @@ export function workspaceChanged(old: WorkspaceDatabase, obj: WorkspaceDatabase)
     !sameJson(a.annotations ?? {}, b.annotations ?? {}) ||
     !sameJson(a.labels ?? {}, b.labels ?? {})
   );
+}
+
+/** Ready for its current generation and not being deleted: a pass over it is expected to change nothing. */
+export function workspaceSettled(obj: WorkspaceDatabase): boolean {
+  return obj.metadata.deletionTimestamp === undefined && obj.status?.observedGeneration === obj.metadata.generation &&
+    findCondition(obj.status?.conditions, READY)?.status === "True";
+}
+
+/**
+ * True when a regenerate annotation's value is not the token status records for its login (a
+ * regeneration may be waiting; when both a login's own annotation and the one for both logins are set,
+ * one of them always looks waiting, which only costs a pass in the high lane).
+ */
+export function regenerationMaybePending(obj: WorkspaceDatabase): boolean {
+  const annotations = obj.metadata.annotations ?? {};
+  const creds = obj.status?.credentials;
+  const pending = (value: string | undefined, ...records: (string | null | undefined)[]) =>
+    value !== undefined && records.some((record) => !recordsToken(record ?? undefined, value));
+  return pending(annotations[ANNOTATION_REGENERATE_RW], creds?.readWrite?.regenerateToken) ||
+    pending(annotations[ANNOTATION_REGENERATE_RO], creds?.readOnly?.regenerateToken) ||
+    pending(annotations[ANNOTATION_REGENERATE_BOTH], creds?.readWrite?.regenerateToken, creds?.readOnly?.regenerateToken);
+}
+
+/**
+ * The lane of a WorkspaceDatabase the informer reports as added: a new object (or one that changed
+ * while the operator was away) is work a person waits for; a settled one — seen again at a start or a
+ * re-list — is resync work and never delays a regeneration.
+ */
+export function addedPriority(obj: WorkspaceDatabase): Priority {
+  return workspaceSettled(obj) && !regenerationMaybePending(obj) ? "low" : "high";
 }
 
 /** What the scrape-time gauges report of a cached WorkspaceDatabase; undefined while it is being deleted. */

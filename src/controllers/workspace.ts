@@ -18,13 +18,18 @@ import { ReconcileFailure, toFailure } from "./failure.ts";
 import { claimWorkspace } from "./ownership.ts";
 import type { ClaimFacts, DesiredWorkspace, Log, PassResult, ProvisionResult, ServerSql } from "./ports.ts";
 import { rotate, verifyLogin } from "./rotation.ts";
+import type { Priority } from "../runtime/queue.ts";
 
-/** Runs one pass for `namespace/name`; failures end up on the Ready condition and as Warning Events. */
-export async function reconcileWorkspace(deps: WorkspaceDeps, namespace: string, name: string, log: Log): Promise<PassResult> {
+/**
+ * Runs one pass for `namespace/name`; failures end up on the Ready condition and as Warning Events.
+ * `priority` is the lane of the pass: only a `low` one (a resync) may judge a settled workspace from
+ * the server's snapshot, so a regeneration never waits for a snapshot being read.
+ */
+export async function reconcileWorkspace(deps: WorkspaceDeps, namespace: string, name: string, log: Log, priority: Priority = "high"): Promise<PassResult> {
   const obj = await deps.kube.getWorkspaceDatabase(namespace, name);
   if (!obj) return {};
   try {
-    return obj.metadata.deletionTimestamp ? await finalizeWorkspace(deps, obj, log) : await provisionWorkspace(deps, obj, log);
+    return obj.metadata.deletionTimestamp ? await finalizeWorkspace(deps, obj, log) : await provisionWorkspace(deps, obj, log, priority);
   } catch (err) {
     // Another replica may lead now: write nothing more.
     if (isFenced(err)) throw err;
@@ -93,7 +98,7 @@ async function checkAdmin(sql: ServerSql, server: DatabaseServer): Promise<void>
  * names and credentials recorded in status → database, logins and privileges → each login checked
  * against its Secret → status.
  */
-async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDatabase, log: Log): Promise<PassResult> {
+async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDatabase, log: Log, priority: Priority): Promise<PassResult> {
   const obj = await ensureFinalizer(deps, original);
   const server = await deps.servers.resolve(serverName(obj));
   await checkNamespaceAllowed(deps, server, obj);
@@ -103,9 +108,10 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   const names = workspaceNames(obj);
   const now = deps.now();
   // A settled workspace (Ready for its current spec) may be judged from the server's snapshot of its
-  // shared catalogs; anything to write is decided again on a fresh read first.
+  // shared catalogs during a resync; anything to write is decided again on a fresh read first. Work a
+  // person waits for reads fresh: it never waits for a snapshot of every workspace to be read.
   const settled = isSettled(obj, server.metadata.name, names.database);
-  let claimed = await claimWorkspace(deps, sql, server, obj, names, log, settled);
+  let claimed = await claimWorkspace(deps, sql, server, obj, names, log, settled && priority === "low");
   const freshen = async (): Promise<void> => {
     if (!claimed.shared.fresh) claimed = await claimWorkspace(deps, sql, server, obj, names, log, false);
   };

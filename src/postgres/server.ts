@@ -5,6 +5,7 @@ import { controlGap, inspectControl, type ControlGap } from "./control.ts";
 import type { ServerInfo } from "./admin.ts";
 import type { ClaimFacts } from "./claim.ts";
 import { classifyPgError, PostgresError, tlsFailure } from "./errors.ts";
+import { currentPriority } from "../runtime/lane.ts";
 import { Limiter } from "./limiter.ts";
 import { disableLogin, setPassword, terminateSessions } from "./login.ts";
 import { probeLogin, type LoginOutcome } from "./login-probe.ts";
@@ -99,6 +100,8 @@ export class ServerConnection implements ServerAccess, ServerSql {
   /** The server this connection talks to. */
   readonly endpoint: ServerEndpoint;
   readonly #pool: pg.Pool;
+  /** In front of the pool: a resync's statements never take its last connection (see limiter.ts). */
+  readonly #admin: Limiter;
   readonly #perDatabase: Limiter;
   readonly #options: Required<Omit<ServerConnectionOptions, "onIdleError" | "snapshotMaxAgeMs" | "expectedWorkspaces">>;
   #privileges: { at: number; missing: string[] } | undefined;
@@ -114,6 +117,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
       applicationName: options.applicationName ?? "workspacedb-operator",
       fence: options.fence ?? (() => undefined),
     };
+    this.#admin = new Limiter(this.#options.maxConnections);
     this.#perDatabase = new Limiter(this.#options.maxConnections);
     this.#shared = new SharedSnapshot((workspaces) => readSharedFacts(this, workspaces), {
       maxAgeMs: options.snapshotMaxAgeMs ?? 30_000,
@@ -164,8 +168,15 @@ export class ServerConnection implements ServerAccess, ServerSql {
     return this.endpoint.user;
   }
 
-  /** Runs one query in the maintenance database (fenced: refused once this replica lost its lease). */
-  async query<R extends object>(context: string, text: string, values?: unknown[]): Promise<R[]> {
+  /**
+   * Runs one query in the maintenance database (fenced: refused once this replica lost its lease); a
+   * resync pass's queries (low priority) wait while all but one pooled connection are busy.
+   */
+  query<R extends object>(context: string, text: string, values?: unknown[]): Promise<R[]> {
+    return this.#admin.run(() => this.#query<R>(context, text, values), currentPriority());
+  }
+
+  async #query<R extends object>(context: string, text: string, values?: unknown[]): Promise<R[]> {
     let client: pg.PoolClient;
     try {
       client = await this.#pool.connect();
@@ -187,9 +198,12 @@ export class ServerConnection implements ServerAccess, ServerSql {
     }
   }
 
-  /** Runs `fn` with a fresh client connected as the admin to `database` (at most maxConnections at once); closed afterwards. */
+  /**
+   * Runs `fn` with a fresh client connected as the admin to `database` (at most maxConnections at once,
+   * one of them kept for high-priority work); closed afterwards.
+   */
   withDatabase<T>(database: string, fn: (db: Queryable) => Promise<T>): Promise<T> {
-    return this.#perDatabase.run(() => this.#withDatabase(database, fn));
+    return this.#perDatabase.run(() => this.#withDatabase(database, fn), currentPriority());
   }
 
   async #withDatabase<T>(database: string, fn: (db: Queryable) => Promise<T>): Promise<T> {

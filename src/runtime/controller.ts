@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { BackoffOptions } from "./backoff.ts";
 import { inCauseChain } from "./cause.ts";
 import { isFenced, type Fence } from "./fence.ts";
+import { withPriority } from "./lane.ts";
 import type { Logger } from "./logger.ts";
 import { errorMessage, keyFields } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
@@ -17,10 +18,12 @@ export interface ReconcileResult {
 /**
  * Drives the object named by `key` ("ns/name" or "name") toward its spec, re-reading the world each
  * time. Throw {@link TerminalError} for problems only a change of the object can fix; any other error
- * is retried with per-key exponential back-off. `log` carries namespace, name and reconcileID.
+ * is retried with per-key exponential back-off. `log` carries namespace, name and reconcileID;
+ * `priority` is the lane the key was taken from (`low`: a resync or a poll), which the pass and
+ * everything it awaits also see (`currentPriority` in lane.ts).
  */
 export interface Reconciler {
-  reconcile(key: string, log: Logger): Promise<ReconcileResult>;
+  reconcile(key: string, log: Logger, priority: Priority): Promise<ReconcileResult>;
 }
 
 /** An error that retrying cannot fix (invalid spec): the key is forgotten until the object changes. */
@@ -146,7 +149,8 @@ export class Controller {
     const started = performance.now();
     let result: "success" | "error" | "requeue" | "terminal";
     try {
-      const res = await this.#reconciler.reconcile(key, log);
+      const priority = this.queue.priorityOf(key);
+      const res = await withPriority(priority, () => this.#reconciler.reconcile(key, log, priority));
       this.queue.forget(key);
       if (res.requeueAfter !== undefined && res.requeueAfter > 0) {
         result = "requeue";

@@ -152,6 +152,11 @@ export class WorkQueue {
     return new Promise((resolve) => this.#getters.push({ resolve, highOnly }));
   }
 
+  /** The lane `key` was handed out from while it is being processed (`high` for a key not being processed). */
+  priorityOf(key: string): Priority {
+    return this.#lowInFlight.has(key) ? "low" : "high";
+  }
+
   /** Marks `key` as processed; if it was added meanwhile, it is queued again. */
   done(key: string): void {
     const started = this.#processing.get(key);

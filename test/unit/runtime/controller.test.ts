@@ -2,6 +2,7 @@
 import { expect } from "chai";
 import { Controller, TerminalError, isTerminal } from "../../../src/runtime/controller.ts";
 import type { ReconcileResult } from "../../../src/runtime/controller.ts";
+import { currentPriority } from "../../../src/runtime/lane.ts";
 import { createLogger } from "../../../src/runtime/logger.ts";
 import type { Logger } from "../../../src/runtime/logger.ts";
 import { createMetrics, createRegistry } from "../../../src/runtime/metrics.ts";
@@ -59,6 +60,28 @@ describe("Controller", () => {
     expect(c.queue.numRequeues("ns/a")).to.equal(0);
     await until(() => c.queue.len() === 0);
     expect(await counter(metrics, "workspacedb_reconcile_total", { controller: "test", result: "success" })).to.equal(1);
+  });
+
+  it("tells each pass the lane its key came from, also to everything the pass awaits", async () => {
+    const seen: string[] = [];
+    const c = new Controller({
+      name: "lanes",
+      log: quietLogger(),
+      reconciler: {
+        reconcile: async (key, _log, priority) => {
+          await sleep(1);
+          seen.push(`${key}:${priority}:${currentPriority()}`);
+          return {};
+        },
+      },
+    });
+    controllers.push(c);
+    c.enqueue("ns/resync", "low");
+    c.enqueue("ns/event");
+    c.start();
+    await until(() => seen.length === 2);
+    expect(seen.sort()).to.deep.equal(["ns/event:high:high", "ns/resync:low:low"]);
+    expect(currentPriority()).to.equal("high");
   });
 
   it("passes a child logger with namespace, name and reconcileID", async () => {
