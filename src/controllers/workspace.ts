@@ -18,6 +18,7 @@ import { ReconcileFailure, toFailure } from "./failure.ts";
 import { claimWorkspace } from "./ownership.ts";
 import type { ClaimFacts, DesiredWorkspace, Log, PassResult, ProvisionResult, ServerSql } from "./ports.ts";
 import { rotate, verifyLogin } from "./rotation.ts";
+import { workspaceSettled } from "./triggers.ts";
 import type { Priority } from "../runtime/queue.ts";
 
 /**
@@ -189,9 +190,7 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
 
 /** Ready for its current generation, on `server`, with `database` recorded: a resync pass is expected to change nothing. */
 function isSettled(obj: WorkspaceDatabase, server: string, database: string): boolean {
-  const ready = findCondition(obj.status?.conditions, READY);
-  return ready?.status === "True" && obj.status?.observedGeneration === obj.metadata.generation &&
-    obj.status?.server === server && obj.status?.database === database;
+  return workspaceSettled(obj) && obj.status?.server === server && obj.status?.database === database;
 }
 
 /**

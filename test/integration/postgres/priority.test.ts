@@ -29,12 +29,13 @@ describe("postgres admin connections by priority (integration)", function () {
   it("keeps a pooled connection and a database client for high-priority work while resync statements are stuck", async () => {
     // Four slow resync statements of each kind: they may hold two of the three connections, never three.
     const slow = [
-      ...Array.from({ length: 4 }, () => withPriority("low", () => conn.query("a slow resync statement", "SELECT pg_sleep(2)"))),
-      ...Array.from({ length: 4 }, () => withPriority("low", () => conn.withDatabase("postgres", (db) => db.query("SELECT pg_sleep(2)")))),
+      ...Array.from({ length: 4 }, () => withPriority("low", () => conn.query("a slow resync statement", "SELECT pg_sleep(5)"))),
+      ...Array.from({ length: 4 }, () => withPriority("low", () => conn.withDatabase("postgres", (db) => db.query("SELECT pg_sleep(5)")))),
     ];
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const active = await conn.query<{ n: number }>("counting", "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'wsdb-priority-test' AND query LIKE 'SELECT pg_sleep%' AND state = 'active'");
-    expect(active[0]!.n, "slow statements running at once (two of each kind)").to.equal(4);
+    const running = async () => (await conn.query<{ n: number }>("counting", "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'wsdb-priority-test' AND query = 'SELECT pg_sleep(5)' AND state = 'active'"))[0]!.n;
+    const deadline = Date.now() + 3_000;
+    while ((await running()) < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await running(), "slow statements running at once (two of each kind)").to.equal(4);
     // A regeneration's statements (high priority: outside any resync pass) go through at once.
     const pooled = await timed(() => conn.query("a regeneration", "SELECT 1"));
     const database = await timed(() => conn.withDatabase("postgres", (db) => db.query("SELECT 1")));
