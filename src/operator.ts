@@ -35,6 +35,7 @@ import type { Logger } from "./runtime/logger.ts";
 import { Manager } from "./runtime/manager.ts";
 import { createMetrics, createRegistry } from "./runtime/metrics.ts";
 import { compactSecret } from "./controllers/secret.ts";
+import { passwordWorkPending } from "./controllers/credentials.ts";
 import { createDataApi } from "./dataapi/index.ts";
 import { addedPriority, workspaceChanged, workspaceSample, workspaceSettled } from "./controllers/triggers.ts";
 
@@ -250,7 +251,7 @@ export function buildOperator(
     if (name !== undefined && serverInformer.get(name)?.metadata.deletionTimestamp !== undefined) serverController.enqueue(name);
   };
   workspaces.on({
-    onAdd: (obj) => workspaceController.enqueue(objectKey(obj), addedPriority(obj)),
+    onAdd: (obj) => workspaceController.enqueue(objectKey(obj), addedPriority(obj, secrets.hasSynced() ? secretsOf(obj) : undefined)),
     onUpdate: (old, obj) => {
       if (workspaceChanged(old, obj)) workspaceController.enqueue(objectKey(obj));
       if (old.status?.server !== obj.status?.server) serverOf(obj);
@@ -268,6 +269,8 @@ export function buildOperator(
     },
     onDelete: (obj) => serverController.enqueue(objectKey(obj)),
   });
+  /** The cached Secrets of a WorkspaceDatabase's namespace, by name. */
+  const secretsOf = (ws: WorkspaceDatabase) => (name: string) => secrets.get(`${ws.metadata.namespace}/${name}`);
   const ownerOf = (secret: Secret) => {
     const owner = secret.metadata?.labels?.[LABEL_DATABASE];
     if (owner && secret.metadata?.namespace) workspaceController.enqueue(`${secret.metadata.namespace}/${owner}`);
@@ -310,6 +313,14 @@ export function buildOperator(
     shutdownTimeoutMs: settings.shutdownTimeout,
     fence,
     onLostLeadership,
+    // At a start, settled objects were queued low before the Secrets were known: those whose Secrets
+    // show password work (a regeneration asked for while the operator was away, a Secret deleted) go first.
+    onSynced: () => {
+      const now = new Date();
+      for (const ws of workspaces.list()) {
+        if (workspaceSettled(ws) && passwordWorkPending(ws, secretsOf(ws), now)) workspaceController.enqueue(objectKey(ws));
+      }
+    },
   });
   // The data API reads the caches on every replica: they then run on standbys too.
   const everyReplica = settings.dataApi.enabled;

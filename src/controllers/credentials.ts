@@ -7,6 +7,7 @@ import {
   type WorkspaceDatabase,
 } from "../api/types.ts";
 import type { KubePort } from "../kube/client.ts";
+import type { Secret as V1Secret } from "../kube/types.ts";
 import { regenerateTokenRecord } from "../api/regenerate.ts";
 import { isConflict } from "../kube/errors.ts";
 import { MAX_PASSWORD_BYTES } from "../postgres/password.ts";
@@ -76,6 +77,47 @@ function tokenRecord(value: string | undefined): string | undefined {
 }
 
 /**
+ * The password decision of one login from its object and its Secret as they are (the cached copy
+ * will do): what the Secret step will do. `current` is the Secret's password (a placeholder when it is
+ * too long to apply: it is not even read, so that only a regeneration replaces it).
+ */
+function passwordDecision(owner: WorkspaceDatabase, access: Access, existing: V1Secret | undefined, now: Date): { current: string | undefined; decision: PasswordDecision } {
+  const annotations = owner.metadata.annotations ?? {};
+  const key = access === "read-write" ? "readWrite" : "readOnly";
+  const current = oversizedPassword(existing) === undefined ? secretValue(existing, "password") : "(too long)";
+  const secretAnnotations = existing?.metadata?.annotations ?? {};
+  const decision = decidePassword({
+    requested: { own: annotations[ownRegenerateAnnotation(access)], all: annotations[ANNOTATION_REGENERATE_BOTH] },
+    // The bookkeeping annotations can be edited by whoever may edit the Secret: they go into status
+    // only as a valid timestamp and as token records (bounded), never as written.
+    secret: existing === undefined ? undefined : {
+      password: current,
+      changedAt: validTimestamp(secretAnnotations[SECRET_ANNOTATION_CHANGED_AT], now),
+      handled: {
+        own: tokenRecord(secretAnnotations[SECRET_ANNOTATION_HANDLED]),
+        all: tokenRecord(secretAnnotations[SECRET_ANNOTATION_HANDLED_ALL]),
+        last: tokenRecord(secretAnnotations[SECRET_ANNOTATION_HANDLED_LAST]),
+      },
+    },
+    roleChangedAt: owner.status?.credentials?.[key]?.passwordChangedAt,
+    now: timestamp(now),
+  });
+  return { current, decision };
+}
+
+/**
+ * True when a pass would give a login of `owner` a new password, or its role the Secret's password:
+ * a regeneration asked for (by any of the annotations, as the Secret's bookkeeping records them), a
+ * Secret or password missing. `secretOf` reads the cache; work a person waits for when true.
+ */
+export function passwordWorkPending(owner: WorkspaceDatabase, secretOf: (name: string) => V1Secret | undefined, now: Date): boolean {
+  return (["read-write", "read-only"] as const).some((access) => {
+    const { decision } = passwordDecision(owner, access, secretOf(secretName(owner.metadata.name, access)), now);
+    return decision.password !== "keep" || decision.rotate;
+  });
+}
+
+/**
  * Makes the Secret of `access` hold a password and every derived key, and returns that password.
  * A new password is written to the Secret before any role is touched, so a crash at any point
  * leaves a Secret the next pass can make the role match.
@@ -106,29 +148,8 @@ async function ensureFrom(ctx: CredentialContext, access: Access, username: stri
       { kind: "after", ms: 60_000 },
     );
   }
-  const annotations = owner.metadata.annotations ?? {};
-  const key = access === "read-write" ? "readWrite" : "readOnly";
-  // A password too long to apply is not even read (the cache does not hold it): it stands as a
-  // non-empty placeholder, so that only a regeneration replaces it.
   const oversized = oversizedPassword(existing);
-  const current = oversized === undefined ? secretValue(existing, "password") : "(too long)";
-  const secretAnnotations = existing?.metadata?.annotations ?? {};
-  const decision = decidePassword({
-    requested: { own: annotations[ownRegenerateAnnotation(access)], all: annotations[ANNOTATION_REGENERATE_BOTH] },
-    // The bookkeeping annotations can be edited by whoever may edit the Secret: they go into status
-    // only as a valid timestamp and as token records (bounded), never as written.
-    secret: existing === undefined ? undefined : {
-      password: current,
-      changedAt: validTimestamp(secretAnnotations[SECRET_ANNOTATION_CHANGED_AT], ctx.now),
-      handled: {
-        own: tokenRecord(secretAnnotations[SECRET_ANNOTATION_HANDLED]),
-        all: tokenRecord(secretAnnotations[SECRET_ANNOTATION_HANDLED_ALL]),
-        last: tokenRecord(secretAnnotations[SECRET_ANNOTATION_HANDLED_LAST]),
-      },
-    },
-    roleChangedAt: owner.status?.credentials?.[key]?.passwordChangedAt,
-    now: timestamp(ctx.now),
-  });
+  const { current, decision } = passwordDecision(owner, access, existing, ctx.now);
   if (decision.password === "keep" && oversized !== undefined) {
     // Nothing is written and the role keeps its password: the Secret changes first (a shorter
     // password by hand, or a regeneration), and that change brings the next pass.

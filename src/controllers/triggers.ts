@@ -1,7 +1,8 @@
 // Which watch events deserve a reconcile, and what the per-object metrics read from a cached object.
-import { recordsToken } from "../api/regenerate.ts";
-import { ANNOTATION_REGENERATE_BOTH, ANNOTATION_REGENERATE_RO, ANNOTATION_REGENERATE_RW, type WorkspaceDatabase } from "../api/types.ts";
+import type { WorkspaceDatabase } from "../api/types.ts";
+import type { Secret } from "../kube/types.ts";
 import type { Priority } from "../runtime/queue.ts";
+import { passwordWorkPending } from "./credentials.ts";
 import type { WorkspaceSample } from "../runtime/metrics.ts";
 import { READY, findCondition } from "./conditions.ts";
 import { sameJson } from "./equal.ts";
@@ -30,27 +31,16 @@ export function workspaceSettled(obj: WorkspaceDatabase): boolean {
 }
 
 /**
- * True when a regenerate annotation's value is not the token status records for its login (a
- * regeneration may be waiting; when both a login's own annotation and the one for both logins are set,
- * one of them always looks waiting, which only costs a pass in the high lane).
- */
-export function regenerationMaybePending(obj: WorkspaceDatabase): boolean {
-  const annotations = obj.metadata.annotations ?? {};
-  const creds = obj.status?.credentials;
-  const pending = (value: string | undefined, ...records: (string | null | undefined)[]) =>
-    value !== undefined && records.some((record) => !recordsToken(record ?? undefined, value));
-  return pending(annotations[ANNOTATION_REGENERATE_RW], creds?.readWrite?.regenerateToken) ||
-    pending(annotations[ANNOTATION_REGENERATE_RO], creds?.readOnly?.regenerateToken) ||
-    pending(annotations[ANNOTATION_REGENERATE_BOTH], creds?.readWrite?.regenerateToken, creds?.readOnly?.regenerateToken);
-}
-
-/**
  * The lane of a WorkspaceDatabase the informer reports as added: a new object (or one that changed
  * while the operator was away) is work a person waits for; a settled one — seen again at a start or a
- * re-list — is resync work and never delays a regeneration.
+ * re-list — is resync work and never delays a regeneration, unless its Secrets (`secretOf`, the
+ * synced cache of its namespace) show password work: a regeneration asked for, a Secret or password
+ * missing (see passwordWorkPending). Without the Secrets (not synced yet, at a start), a settled one
+ * is low, and `pendingPasswordWork` picks those out once every cache synced.
  */
-export function addedPriority(obj: WorkspaceDatabase): Priority {
-  return workspaceSettled(obj) && !regenerationMaybePending(obj) ? "low" : "high";
+export function addedPriority(obj: WorkspaceDatabase, secretOf?: (name: string) => Secret | undefined, now: Date = new Date()): Priority {
+  if (!workspaceSettled(obj)) return "high";
+  return secretOf !== undefined && passwordWorkPending(obj, secretOf, now) ? "high" : "low";
 }
 
 /** What the scrape-time gauges report of a cached WorkspaceDatabase; undefined while it is being deleted. */

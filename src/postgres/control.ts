@@ -61,7 +61,7 @@ const UNPRIVILEGED = (r: string): string => `NOT ${r}.rolsuper AND NOT ${r}.rolr
 // by the admin or by any role it is a member of, through any chain of memberships.
 const CONTROL_QUERY = `
 WITH RECURSIVE marked AS (
-  SELECT r.oid, r.rolname FROM pg_roles r JOIN unnest($2::text[]) AS s(name) ON r.rolname = s.name
+  SELECT r.oid, r.rolname FROM pg_roles r JOIN (SELECT DISTINCT unnest($2::text[])) AS s(name) ON r.rolname = s.name
   WHERE NOT r.rolsuper AND shobj_description(r.oid, 'pg_authid') LIKE '${ROLE_MARKER}'
 ), mine(oid) AS (
   SELECT oid FROM pg_roles WHERE rolname = current_user
@@ -84,7 +84,7 @@ SELECT current_setting('server_version_num')::int / 10000 AS major,
                          ORDER BY m.rolname)
          FROM marked m WHERE m.oid NOT IN (SELECT roleid FROM administered)), '[]') END AS roles,
        coalesce((SELECT json_agg(json_build_object('name', d.datname, 'owner', o.rolname, 'ownerSafe', ${UNPRIVILEGED("o")}) ORDER BY d.datname)
-                 FROM pg_database d JOIN unnest($1::text[]) AS s(name) ON d.datname = s.name JOIN pg_roles o ON o.oid = d.datdba
+                 FROM pg_database d JOIN (SELECT DISTINCT unnest($1::text[])) AS s(name) ON d.datname = s.name JOIN pg_roles o ON o.oid = d.datdba
                  WHERE NOT d.datistemplate AND ${DATABASE_MARKERS}
                    AND NOT pg_has_role(current_user, d.datdba, 'USAGE')
                    AND d.datdba NOT IN (SELECT oid FROM marked)), '[]') AS databases`;

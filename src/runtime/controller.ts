@@ -147,9 +147,9 @@ export class Controller {
     const reconcileID = randomUUID();
     const log = this.#log.child({ ...keyFields(key), reconcileID });
     const started = performance.now();
+    const priority = this.queue.priorityOf(key);
     let result: "success" | "error" | "requeue" | "terminal";
     try {
-      const priority = this.queue.priorityOf(key);
       const res = await withPriority(priority, () => this.#reconciler.reconcile(key, log, priority));
       this.queue.forget(key);
       if (res.requeueAfter !== undefined && res.requeueAfter > 0) {
@@ -174,7 +174,8 @@ export class Controller {
         log.warn("reconcile failed, not retrying until the object changes", { err: errorMessage(err) });
       } else {
         result = "error";
-        this.queue.addRateLimited(key);
+        // In the lane it failed in: failed resync passes never go ahead of a regeneration.
+        this.queue.addRateLimited(key, priority);
         log.error("reconcile failed, retrying", { err: errorMessage(err), retries: this.queue.numRequeues(key) });
       }
     }

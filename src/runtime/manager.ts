@@ -39,6 +39,11 @@ export interface ManagerOptions {
    * restarts clean (main.ts: `() => process.exit(1)`).
    */
   onLostLeadership: () => void;
+  /**
+   * Called once every informer synced, before the controllers start: what the caches show together
+   * (a WorkspaceDatabase and its Secrets) can then choose the lane of its first pass.
+   */
+  onSynced?: () => void;
 }
 
 interface ManagedController {
@@ -168,6 +173,7 @@ export class Manager {
       return;
     }
     if (this.#stopping !== undefined || this.#lost) return;
+    this.#o.onSynced?.();
     this.#log.info("caches synced: starting controllers", { controllers: this.#controllers.length });
     for (const { controller } of this.#controllers) controller.start();
     this.#controllersStarted = true;

@@ -123,11 +123,15 @@ export class WorkQueue {
     this.#waiting.set(key, { deadline, timer, priority: lane });
   }
 
-  /** Queues `key` after its back-off delay (which grows with each call until `forget`). */
-  addRateLimited(key: string): void {
+  /**
+   * Queues `key` after its back-off delay (which grows with each call until `forget`), in the lane of
+   * `priority` (default high): a failed resync pass retries as resync work, so that a server failing
+   * thousands of them never queues them ahead of a regeneration.
+   */
+  addRateLimited(key: string, priority: Priority = "high"): void {
     if (this.#shuttingDown) return;
     this.#observer?.retry();
-    this.addAfter(key, this.#backoff.when(key));
+    this.addAfter(key, this.#backoff.when(key), priority);
   }
 
   /** Resets the back-off of `key` (after a successful or terminal reconcile). */

@@ -1,7 +1,8 @@
 // Which lane a WorkspaceDatabase seen by the informer goes to: a settled one is resync work.
 import { expect } from "chai";
 import type { WorkspaceDatabase } from "../../../src/api/types.ts";
-import { addedPriority, regenerationMaybePending, workspaceSettled } from "../../../src/controllers/triggers.ts";
+import type { Secret } from "../../../src/kube/types.ts";
+import { addedPriority, workspaceSettled } from "../../../src/controllers/triggers.ts";
 
 function workspace(over: { annotations?: Record<string, string>; generation?: number; observed?: number; ready?: string; deleting?: boolean; tokens?: { rw?: string; ro?: string } } = {}): WorkspaceDatabase {
   return {
@@ -39,15 +40,24 @@ describe("controllers/triggers", () => {
     expect(addedPriority(workspace({ deleting: true }))).to.equal("high");
   });
 
-  it("a regenerate annotation not yet recorded in status makes it high priority", () => {
-    expect(regenerationMaybePending(workspace({ annotations: { "workspacedb.io/regenerate-rw": "t1" }, tokens: { rw: "t1" } }))).to.equal(false);
-    expect(addedPriority(workspace({ annotations: { "workspacedb.io/regenerate-rw": "t2" }, tokens: { rw: "t1" } }))).to.equal("high");
-    expect(addedPriority(workspace({ annotations: { "workspacedb.io/regenerate-ro": "t1" } }))).to.equal("high");
-    // Both logins must record the value of the annotation for both.
-    expect(addedPriority(workspace({ annotations: { "workspacedb.io/regenerate": "b" }, tokens: { rw: "b" } }))).to.equal("high");
-    expect(addedPriority(workspace({ annotations: { "workspacedb.io/regenerate": "b" }, tokens: { rw: "b", ro: "b" } }))).to.equal("low");
-    // A long value is recorded as its digest.
-    const long = "x".repeat(300);
-    expect(addedPriority(workspace({ annotations: { "workspacedb.io/regenerate-rw": long }, tokens: { rw: "sha256:" + "0".repeat(64) } }))).to.equal("high");
+  const secret = (name: string, annotations: Record<string, string> = {}, password: string | null = "cGFzcw=="): Secret => ({
+    apiVersion: "v1", kind: "Secret", metadata: { name, namespace: "ns", annotations }, data: password === null ? {} : { password },
+  });
+  const cache = (rw: Secret | undefined, ro: Secret | undefined) => (name: string) => (name === "w-rw" ? rw : name === "w-ro" ? ro : undefined);
+
+  it("with the Secrets known: low when they show no password work", () => {
+    expect(addedPriority(workspace(), cache(secret("w-rw"), secret("w-ro")))).to.equal("low");
+    const handled = workspace({ annotations: { "workspacedb.io/regenerate-rw": "t1" } });
+    expect(addedPriority(handled, cache(secret("w-rw", { "workspacedb.io/regenerate-handled": "t1" }), secret("w-ro")))).to.equal("low");
+  });
+
+  it("with the Secrets known: high for a regeneration asked for while away, a Secret or password missing", () => {
+    expect(addedPriority(workspace({ annotations: { "workspacedb.io/regenerate-ro": "t1" } }), cache(secret("w-rw"), secret("w-ro")))).to.equal("high");
+    // A value the annotation for both had, reused on a login's own annotation: a new request.
+    const reused = workspace({ annotations: { "workspacedb.io/regenerate": "1", "workspacedb.io/regenerate-rw": "1" }, tokens: { rw: "1", ro: "1" } });
+    const both = { "workspacedb.io/regenerate-all-handled": "1" };
+    expect(addedPriority(reused, cache(secret("w-rw", both), secret("w-ro", both)))).to.equal("high");
+    expect(addedPriority(workspace(), cache(undefined, secret("w-ro")))).to.equal("high");
+    expect(addedPriority(workspace(), cache(secret("w-rw"), secret("w-ro", {}, null)))).to.equal("high");
   });
 });
