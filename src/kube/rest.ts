@@ -250,7 +250,8 @@ class Rest implements RestClient {
   }
 
   #send(method: Method, url: URL, headers: http.OutgoingHttpHeaders, body: Buffer | undefined, creds: Credentials, timeoutMs: number, context: string): Promise<Answer> {
-    return new Promise((resolve, reject) => {
+    return new Promise((resolvePromise, rejectPromise) => {
+      const { resolve, reject } = letGoOnSettle(resolvePromise, rejectPromise);
       const req = this.#module().request(url, { method, agent: this.#agentFor(creds), headers: this.#headers(headers, creds) });
       const timeout = new Error(`no answer within ${timeoutMs} ms`);
       let timedOut = false;
@@ -281,16 +282,43 @@ class Rest implements RestClient {
   }
 }
 
-/** Reads a response body as text, keeping at most `limit` bytes. */
+/**
+ * Resolving functions that drop the promise once it settled. Node keeps a keep-alive socket's last
+ * request and response alive until the socket serves another one, and with them their listeners and
+ * everything those reach: through a listener holding `resolve`, the promise and its answer — the whole
+ * text of a LIST of thousands of Secrets, for as long as the socket stays idle.
+ */
+function letGoOnSettle<T>(resolve: (value: T) => void, reject: (err: unknown) => void): { resolve: (value: T) => void; reject: (err: unknown) => void } {
+  let pending: { resolve: (value: T) => void; reject: (err: unknown) => void } | undefined = { resolve, reject };
+  return {
+    resolve: (value) => {
+      const settle = pending;
+      pending = undefined;
+      settle?.resolve(value);
+    },
+    reject: (err) => {
+      const settle = pending;
+      pending = undefined;
+      settle?.reject(err);
+    },
+  };
+}
+
+/** Reads a response body as text, keeping at most `limit` bytes (and nothing once read: see letGoOnSettle). */
 function readBody(res: http.IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+  return new Promise((resolvePromise, rejectPromise) => {
+    const { resolve, reject } = letGoOnSettle(resolvePromise, rejectPromise);
+    let chunks: Buffer[] = [];
     let size = 0;
     res.on("data", (chunk: Buffer) => {
       if (size < limit) chunks.push(chunk);
       size += chunk.length;
     });
-    res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    res.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      chunks = [];
+      resolve(text);
+    });
     res.on("error", reject);
     res.on("close", () => {
       if (!res.complete) reject(new Error("the connection closed before the answer was complete"));

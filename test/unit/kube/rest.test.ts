@@ -5,6 +5,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Authenticator, Credentials, KubeConfig } from "../../../src/kube/config.ts";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { KubeApiError } from "../../../src/kube/errors.ts";
 import { createRestClient, type RestClient } from "../../../src/kube/rest.ts";
 import { openWatch } from "../../../src/runtime/watch.ts";
@@ -111,6 +113,33 @@ describe("REST client (local HTTPS server)", function () {
   };
 
   describe("requests", () => {
+    it("keeps nothing of a large answer once it was parsed (an idle keep-alive socket holds its last request)", async function () {
+      this.timeout(20_000);
+      setFlagsFromString("--expose-gc");
+      const gc = runInNewContext("gc") as () => void;
+      const big = "x".repeat(24 * 1024 * 1024);
+      handler = (_req, res) => json(res, 200, { kind: "SecretList", items: [{ data: big }] });
+      const used = async (): Promise<number> => {
+        // Twice: external strings and buffers are released by the collection after the one that found them dead.
+        gc();
+        await sleep(50);
+        gc();
+        const m = process.memoryUsage();
+        return m.heapUsed + m.external;
+      };
+      await client().request("GET", "/api/v1/secrets?small=1");
+      const before = await used();
+      // The large answer is the first request of a new socket: the https Agent keeps the request that
+      // opened a socket reachable from it (its TLS session listener) for as long as the socket lives.
+      const c = client();
+      // Only the length leaves this function: its caller drops the answer at once.
+      const length = await (async () => (await c.request<{ items: Array<{ data: string }> }>("GET", "/api/v1/secrets")).items[0]!.data.length)();
+      expect(length).to.equal(big.length);
+      await sleep(50); // the socket back in the Agent's pool, idle
+      const after = await used();
+      expect(after - before, `bytes still held after the answer was dropped: ${after - before}`).to.be.below(8 * 1024 * 1024);
+    });
+
     it("presents its client certificate, verifies the server with the CA and parses the JSON answer", async () => {
       const answer = await client().request<{ ok: boolean }>("GET", "/api/v1/namespaces/a");
       expect(answer).to.deep.equal({ kind: "Thing", ok: true });
