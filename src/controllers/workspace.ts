@@ -120,8 +120,11 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   const context = { kube: deps.kube, owner: obj, endpoint: endpointOf(server, deps.servers.ca(server.metadata.name)), database: names.database, now, newPassword: deps.newPassword };
   // A password set by hand that is too long to apply stops this login only: the other one's
   // regeneration still goes through below, then the pass reports it.
-  const readWriteStep = await settleCredential(() => ensureCredentialSecret(context, "read-write", names.readWrite));
-  const readOnlyStep = await settleCredential(() => ensureCredentialSecret(context, "read-only", names.readOnly));
+  // The two Secrets are independent: written side by side (one API round trip for a new workspace).
+  const [readWriteStep, readOnlyStep] = await bothSettled(
+    settleCredential(() => ensureCredentialSecret(context, "read-write", names.readWrite)),
+    settleCredential(() => ensureCredentialSecret(context, "read-only", names.readOnly)),
+  );
 
   // Rotation first, before and independent of every other step.
   const rotated: CredentialOutcome[] = [];
@@ -250,6 +253,14 @@ function credentialsStatus(obj: WorkspaceDatabase, ...outcomes: CredentialOutcom
   const credentials = { ...(obj.status?.credentials ?? {}) };
   for (const outcome of outcomes) credentials[outcome.access === "read-write" ? "readWrite" : "readOnly"] = credentialStatus(outcome);
   return credentials;
+}
+
+/** Both results once both are done (neither left running when the other fails); the first failure is thrown. */
+async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [x, y] = await Promise.allSettled([a, b]);
+  if (x.status === "rejected") throw x.reason;
+  if (y.status === "rejected") throw y.reason;
+  return [x.value, y.value];
 }
 
 /** The Secret step of one login, or its PasswordTooLong failure (any other failure is thrown). */
