@@ -13,7 +13,7 @@ import { annotateWorkspace, clients, createWorkspace, ensureNamespace, loginFail
 import { startOperator, type OperatorProcess } from "../test/integration/support/operator.ts";
 import { freePort, waitFor } from "../test/ground/procs.ts";
 import { floorProvision, type FloorKube } from "./bench/floor.ts";
-import { delta, operatorProgress, quantile, readCounters, rssOf, type Delta } from "./bench/measure.ts";
+import { delta, operatorProgress, quantile, readCounters, rssOf, watchReady, type Delta } from "./bench/measure.ts";
 import { cores, loadSample, readRuns, summarize, type RunRecord } from "./bench/summary.ts";
 
 const { values: args } = parseArgs({
@@ -169,6 +169,7 @@ for (const n of sizes) {
     await ensureNamespace(ns);
     const names = Array.from({ length: n }, (_, i) => `w${i}`);
     // Timed from before the objects are created, as the operator's run is: both include applying them.
+    const watch = await watchReady(ground, ns);
     const before = await readCounters(ground);
     await pool(names, 20, (name) => createWorkspace(ns, name, { serverRef: { name: "main" } }));
     const objects = ((await custom.listNamespacedCustomObject({ group: "workspacedb.io", version: "v1alpha1", namespace: ns, plural: "workspacedatabases" })) as { items: WorkspaceDatabase[] }).items;
@@ -186,8 +187,10 @@ for (const n of sizes) {
       },
     };
     await pool(objects, workers, (obj) => floorProvision(sql, kube, obj, deriveDatabaseName(ns, obj.metadata.name), endpoint));
+    const doneAt = await watch.allReady(n, 60 * 60_000);
+    watch.stop();
     const after = await readCounters(ground);
-    floorSeconds = (after.at - before.at) / 1000;
+    floorSeconds = (doneAt - before.at) / 1000;
     out(`P1 floor: ${n} workspaces in ${floorSeconds.toFixed(1)} s (${((floorSeconds * 1000) / n).toFixed(0)} ms each); ${perObject(delta(ground, before, after), n)}`);
     // Out of the operator's way: the objects go (no finalizer), their Secrets, databases and roles too.
     await custom.deleteCollectionNamespacedCustomObject({ group: "workspacedb.io", version: "v1alpha1", namespace: ns, plural: "workspacedatabases" });
@@ -216,21 +219,16 @@ for (const n of sizes) {
   const ns = `bench-op-${id}`;
   await ensureNamespace(ns);
   const names = Array.from({ length: n }, (_, i) => `w${i}`);
-  const started = Date.now();
   let peak = 0;
   const sampler = setInterval(() => {
     peak = Math.max(peak, rssOf(operator.proc.child.pid!).rss);
   }, 200);
+  const watch = await watchReady(ground, ns);
   const before = await readCounters(ground);
   await pool(names, 20, (name) => createWorkspace(ns, name));
-  for (;;) {
-    const list = (await custom.listNamespacedCustomObject({ group: "workspacedb.io", version: "v1alpha1", namespace: ns, plural: "workspacedatabases" })) as { items: WorkspaceDatabase[] };
-    const ready = list.items.filter((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
-    if (ready === n) break;
-    if (Date.now() - started > 60 * 60_000) throw new Error(`only ${ready} of ${n} Ready after an hour`);
-    await sleep(250);
-  }
-  const operatorSeconds = (Date.now() - started) / 1000;
+  const readyAt = await watch.allReady(n, 60 * 60_000);
+  watch.stop();
+  const operatorSeconds = (readyAt - before.at) / 1000;
   const after = await readCounters(ground);
   total += n;
   out(`P1 operator: ${n} workspaces Ready in ${operatorSeconds.toFixed(1)} s (${((operatorSeconds * 1000) / n).toFixed(0)} ms each)` +

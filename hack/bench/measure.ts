@@ -109,3 +109,51 @@ export function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
+
+/** Counts the objects of one namespace that show Ready=True, from a watch (no polling). */
+export interface ReadyWatch {
+  /** Resolves with the time (ms since the epoch) the `n`th object was seen Ready. */
+  allReady(n: number, timeoutMs: number): Promise<number>;
+  stop(): void;
+}
+
+/**
+ * Watches the WorkspaceDatabases of `namespace` from now on. The floor and the operator are timed by
+ * the same watch: a LIST of every object a few times a second would cost the API server (and the
+ * machine's two cores) while the operator works, and not while the floor does.
+ */
+export async function watchReady(ground: Ground, namespace: string): Promise<ReadyWatch> {
+  const path = `/apis/workspacedb.io/v1alpha1/namespaces/${namespace}/workspacedatabases`;
+  const list = await ground.client.request<{ metadata: { resourceVersion: string }; items: ReadyObject[] }>("GET", path);
+  const ready = new Set<string>();
+  let lastReadyAt = Date.now();
+  let waiter: { n: number; resolve: (at: number) => void } | undefined;
+  const note = (obj: ReadyObject): void => {
+    const isReady = obj.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+    if (isReady && !ready.has(obj.metadata.name)) {
+      ready.add(obj.metadata.name);
+      lastReadyAt = Date.now();
+    } else if (!isReady) ready.delete(obj.metadata.name);
+    if (waiter !== undefined && ready.size >= waiter.n) waiter.resolve(lastReadyAt);
+  };
+  for (const obj of list.items) note(obj);
+  let failure: unknown;
+  const controller = await ground.client.watch(path, { resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: false }, (type, object) => {
+    if (type === "ADDED" || type === "MODIFIED") note(object as ReadyObject);
+  }, (err) => {
+    failure = err ?? new Error("the watch ended");
+  });
+  return {
+    allReady: (n, timeoutMs) => new Promise((resolve, reject) => {
+      if (ready.size >= n) return resolve(lastReadyAt);
+      const timer = setTimeout(() => reject(new Error(`only ${ready.size} of ${n} Ready after ${timeoutMs / 1000} s${failure === undefined ? "" : ` (watch: ${failure instanceof Error ? failure.message : "ended"})`}`)), timeoutMs);
+      waiter = { n, resolve: (at) => { clearTimeout(timer); resolve(at); } };
+    }),
+    stop: () => controller.abort(),
+  };
+}
+
+interface ReadyObject {
+  metadata: { name: string };
+  status?: { conditions?: Array<{ type: string; status: string }> };
+}
