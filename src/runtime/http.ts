@@ -28,7 +28,8 @@ export interface HttpServer {
  */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname;
     const reply = (status: number, body: string, type = "text/plain; charset=utf-8"): void => {
       res.writeHead(status, { "content-type": type }).end(body);
     };
@@ -36,7 +37,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     if (path === "/healthz") return opts.healthz() ? reply(200, "ok\n") : reply(500, "unhealthy\n");
     if (path === "/readyz") return opts.readyz() ? reply(200, "ok\n") : reply(503, "not ready\n");
     if (path === "/metrics") {
-      opts.registry.metrics().then(
+      // `?name=A&name=B`: only those metrics (a tool polling a few counters need not have every
+      // per-object series collected and formatted); unknown names give nothing.
+      const names = url.searchParams.getAll("name");
+      const text = names.length === 0 ? opts.registry.metrics() : selectedMetrics(opts.registry, names);
+      text.then(
         (text) => reply(200, text, opts.registry.contentType),
         (err: unknown) => reply(500, `collecting metrics failed: ${err instanceof Error ? err.message : "?"}\n`),
       );
@@ -60,4 +65,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         server.closeAllConnections();
       }),
   };
+}
+
+async function selectedMetrics(registry: Registry, names: string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const name of new Set(names)) {
+    if (registry.getSingleMetric(name) === undefined) continue;
+    parts.push(await registry.getSingleMetricAsString(name));
+  }
+  return parts.length === 0 ? "" : `${parts.join("\n\n")}\n`;
 }

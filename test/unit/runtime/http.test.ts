@@ -41,6 +41,30 @@ describe("startHttpServer", () => {
     }
   });
 
+  it("serves only the metrics named with ?name= (the per-object series are not even collected)", async () => {
+    let collected = 0;
+    const metrics = createMetrics(createRegistry(), () => {
+      collected++;
+      return [{ namespace: "ns", name: "db", ready: true, changedAt: { "read-write": new Date().toISOString() } }];
+    });
+    metrics.leader.set(1);
+    const server = await startHttpServer({ port: 0, host: "127.0.0.1", registry: metrics.registry, healthz: () => true, readyz: () => true });
+    try {
+      const base = `http://127.0.0.1:${server.port}/metrics`;
+      const text = await (await fetch(`${base}?name=workspacedb_leader&name=workqueue_depth&name=no_such_metric`)).text();
+      expect(text).to.include("workspacedb_leader 1");
+      expect(text).to.include("# TYPE workqueue_depth gauge");
+      expect(text).not.to.include("workspacedb_credential_age_seconds");
+      expect(text).not.to.include("process_cpu_seconds_total");
+      expect(collected).to.equal(0);
+      expect(await (await fetch(`${base}?name=no_such_metric`)).text()).to.equal("");
+      expect(await (await fetch(base)).text()).to.include("workspacedb_credential_age_seconds");
+      expect(collected).to.be.greaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("answers 500 on /healthz when unhealthy", async () => {
     const server = await startHttpServer({ port: 0, host: "127.0.0.1", registry: createRegistry({ defaultMetrics: false }), healthz: () => false, readyz: () => true });
     try {
