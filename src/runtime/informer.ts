@@ -7,7 +7,11 @@ import type { Logger } from "./logger.ts";
 import { wakeableSleep } from "./sleep.ts";
 import { errorMessage } from "./logger.ts";
 import { openWatch } from "./watch.ts";
+import { StringPool, internStrings } from "./intern.ts";
 import type { OpenWatch, WatchEnd, WatchPort } from "./watch.ts";
+
+/** The strings every informer of the process shares (see intern.ts). */
+const STRINGS = new StringPool();
 
 export type { WatchPort } from "./watch.ts";
 
@@ -328,6 +332,8 @@ export class Informer<T extends KubeObject> {
       if (obj.apiVersion === undefined && this.#opts.apiVersion !== undefined) obj.apiVersion = this.#opts.apiVersion;
       if (obj.kind === undefined && this.#opts.kind !== undefined) obj.kind = this.#opts.kind;
     }
+    // Namespaces, kinds, label keys… repeat across every cached object: one copy each.
+    obj = internStrings(obj, STRINGS);
     if (this.#opts.transform !== undefined) obj = this.#opts.transform(obj);
     return this.#opts.freeze === false ? obj : deepFreeze(obj);
   }
