@@ -26,15 +26,15 @@ export interface RoleFacts {
   /** It is the role the operator is connected as. */
   isCurrentUser: boolean;
   /** Roles it is a member of (rds_superuser, pg_read_all_data, another workspace's login, …). */
-  memberOf: string[];
+  memberOf: readonly string[];
   canLogin: boolean;
   /** Roles that are members of it, the admin role left out (they would act with what it is given). */
-  members: string[];
+  members: readonly string[];
   /**
    * Databases other than the workspace's own where it owns something or holds a privilege (from
    * pg_shdepend; "(server-wide)" for another database or tablespace).
    */
-  usedElsewhere: string[];
+  usedElsewhere: readonly string[];
 }
 
 /** The database and the two roles of one workspace name; null where absent. */

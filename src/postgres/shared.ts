@@ -109,6 +109,7 @@ export async function readSharedFacts(server: ServerAccess, workspaces: readonly
     workspaces.map((w) => w.readOnly),
   ]);
   const row = rows[0]!;
+  const same = new Canonical();
   const databases = new Map(row.databases.map((d) => [d.name, d]));
   const roles = new Map(row.roles.map((r) => [`${r.database}\u0000${r.name}`, r]));
   const out = new Map<string, SharedFacts>();
@@ -121,60 +122,87 @@ export async function readSharedFacts(server: ServerAccess, workspaces: readonly
       major: row.major,
       claim: {
         database: db === undefined ? null : {
-          comment: db.comment,
+          comment: same.text(db.comment),
           isTemplate: db.is_template,
           allowConnections: db.allow_connections,
           isMaintenance: db.is_maintenance,
-          owner: db.owner,
+          owner: same.text(db.owner),
           adminActsAsOwner: db.admin_acts_as_owner,
         },
-        readWrite: rw === undefined ? null : roleFacts(rw),
-        readOnly: ro === undefined ? null : roleFacts(ro),
+        readWrite: rw === undefined ? null : roleFacts(rw, same),
+        readOnly: ro === undefined ? null : roleFacts(ro, same),
       },
       database: db === undefined ? null : {
-        owner: db.owner,
-        comment: db.comment,
+        owner: same.text(db.owner),
+        comment: same.text(db.comment),
         connectionLimit: db.connection_limit,
-        settings: parseSettings(db.settings),
-        publicPrivileges: databasePrivileges(db.public_privileges),
-        readWritePrivileges: databasePrivileges(db.rw_privileges),
-        readOnlyPrivileges: databasePrivileges(db.ro_privileges),
+        settings: same.value(parseSettings(db.settings)),
+        publicPrivileges: same.value(databasePrivileges(db.public_privileges)),
+        readWritePrivileges: same.value(databasePrivileges(db.rw_privileges)),
+        readOnlyPrivileges: same.value(databasePrivileges(db.ro_privileges)),
         adminCanConnect: db.admin_can_connect,
       },
-      readWrite: rw === undefined ? null : roleState(rw),
-      readOnly: ro === undefined ? null : roleState(ro),
+      readWrite: rw === undefined ? null : roleState(rw, same),
+      readOnly: ro === undefined ? null : roleState(ro, same),
     });
   }
   return out;
 }
 
-function roleFacts(r: RoleRow): RoleFacts {
+function roleFacts(r: RoleRow, same: Canonical): RoleFacts {
   return {
-    comment: r.comment,
+    comment: same.text(r.comment),
     superuser: r.superuser,
     createRole: r.create_role,
     createDb: r.create_db,
     replication: r.replication,
     bypassRls: r.bypass_rls,
     isCurrentUser: r.is_current_user,
-    memberOf: r.member_of,
+    memberOf: same.value(r.member_of),
     canLogin: r.can_login,
-    members: r.members,
-    usedElsewhere: r.used_elsewhere,
+    members: same.value(r.members),
+    usedElsewhere: same.value(r.used_elsewhere),
   };
 }
 
-function roleState(r: RoleRow): RoleState {
+function roleState(r: RoleRow, same: Canonical): RoleState {
   return {
-    comment: r.comment,
+    comment: same.text(r.comment),
     canLogin: r.can_login,
     connectionLimit: r.connection_limit,
-    config: parseSettings(r.config),
-    databaseConfig: parseSettings(r.database_config),
+    config: same.value(parseSettings(r.config)),
+    databaseConfig: same.value(parseSettings(r.database_config)),
     adminIsMember: r.admin_is_member,
   };
 }
 
 function databasePrivileges(names: readonly string[]): DatabasePrivilege[] {
   return names.filter((n): n is DatabasePrivilege => n === "CONNECT" || n === "CREATE" || n === "TEMPORARY");
+}
+
+/**
+ * One instance of each equal value in one read: a snapshot holds the facts of thousands of workspaces,
+ * and most of their lists are empty or alike (the same settings, the same privileges, the same owner).
+ * Shared values are frozen, so that no caller can change one workspace's facts through another's.
+ */
+class Canonical {
+  readonly #texts = new Map<string, string>();
+  readonly #values = new Map<string, unknown>();
+
+  text<T extends string | null>(value: T): T {
+    if (value === null) return value;
+    const seen = this.#texts.get(value);
+    if (seen !== undefined) return seen as T;
+    this.#texts.set(value, value);
+    return value;
+  }
+
+  value<T extends object>(value: T): Readonly<T> {
+    const key = JSON.stringify(value);
+    const seen = this.#values.get(key);
+    if (seen !== undefined) return seen as Readonly<T>;
+    Object.freeze(value);
+    this.#values.set(key, value);
+    return value;
+  }
 }

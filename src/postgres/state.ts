@@ -35,11 +35,11 @@ export interface DatabaseState {
   comment: string | null;
   connectionLimit: number;
   /** Database-wide settings (pg_db_role_setting with no role), name → value as stored. */
-  settings: Record<string, string>;
+  settings: Readonly<Record<string, string>>;
   /** Privileges granted explicitly (from the ACL, defaults filled in) to PUBLIC, the read/write and the read-only login. */
-  publicPrivileges: DatabasePrivilege[];
-  readWritePrivileges: DatabasePrivilege[];
-  readOnlyPrivileges: DatabasePrivilege[];
+  publicPrivileges: readonly DatabasePrivilege[];
+  readWritePrivileges: readonly DatabasePrivilege[];
+  readOnlyPrivileges: readonly DatabasePrivilege[];
   /** Whether the admin may connect to it (it may not yet when adopting someone else's database). */
   adminCanConnect: boolean;
 }
@@ -52,9 +52,9 @@ export interface RoleState {
   /** The role's own connection limit (-1 = none). */
   connectionLimit: number;
   /** Role-wide settings (`ALTER ROLE … SET`), name → value. */
-  config: Record<string, string>;
+  config: Readonly<Record<string, string>>;
   /** Settings of this role in the workspace database only (`ALTER ROLE … IN DATABASE … SET`). */
-  databaseConfig: Record<string, string>;
+  databaseConfig: Readonly<Record<string, string>>;
   /**
    * Whether the admin holds the membership the operator grants itself: on 16 and later one that
    * inherits the login's privileges; before 16 any membership (a NOINHERIT admin then acts as the

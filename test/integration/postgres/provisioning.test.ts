@@ -47,6 +47,11 @@ describe("postgres provisioning (integration)", function () {
     expect(names.map((n) => together.get(n.database))).to.deep.equal(alone);
     expect(together.get(a.names.database)!.readOnly).to.deep.include({ canLogin: true, comment: formatMarker(a.desired.owner, "read-only") });
     expect(together.get(absent)).to.deep.include({ database: null, readWrite: null, readOnly: null });
+    // Equal lists and settings of different workspaces are one frozen value (a snapshot holds thousands).
+    const [fa, fb] = [together.get(a.names.database)!, together.get(b.names.database)!];
+    expect(fa.readOnly!.config).to.equal(fb.readOnly!.config).and.be.frozen;
+    expect(fa.database!.settings).to.equal(fb.database!.settings).and.be.frozen;
+    expect(fa.claim.readWrite!.memberOf).to.equal(fb.claim.readOnly!.memberOf).and.be.frozen;
     const state = await inspectWorkspace(server, a.names, together.get(a.names.database));
     expect(planWorkspace(state, a.desired)).to.deep.equal([]);
     await new Promise((resolve) => setTimeout(resolve, 500)); // the server writes its log a moment later

@@ -104,7 +104,7 @@ describe("postgres/plan", () => {
 
   it("accepts other spellings of on for default_transaction_read_only", () => {
     const state = healthy();
-    state.readOnly!.config["default_transaction_read_only"] = "true";
+    state.readOnly!.config = { ...state.readOnly!.config, default_transaction_read_only: "true" };
     expect(sqlOf(state)).to.deep.equal([]);
   });
 
@@ -147,9 +147,9 @@ describe("postgres/plan", () => {
       ['REVOKE CREATE, TEMPORARY ON DATABASE "malaria" FROM "malaria_ro"']],
     ["a changed connection limit", (s) => { s.database!.connectionLimit = -1; },
       ['ALTER DATABASE "malaria" WITH CONNECTION LIMIT 50']],
-    ["a changed statement timeout", (s) => { s.database!.settings["statement_timeout"] = "0"; },
+    ["a changed statement timeout", (s) => { s.database!.settings = { ...s.database!.settings, statement_timeout: "0" }; },
       [`ALTER DATABASE "malaria" SET statement_timeout = '90min'`]],
-    ["a missing idle timeout", (s) => { delete s.database!.settings["idle_in_transaction_session_timeout"]; },
+    ["a missing idle timeout", (s) => { const { idle_in_transaction_session_timeout: _gone, ...rest } = s.database!.settings; s.database!.settings = rest; },
       [`ALTER DATABASE "malaria" SET idle_in_transaction_session_timeout = '5min'`]],
     ["a new spec timeout", () => undefined, [`ALTER DATABASE "malaria" SET statement_timeout = '30s'`], { statementTimeout: "30s" }],
     ["ro read-only default removed", (s) => { s.readOnly!.config = {}; },
@@ -169,16 +169,16 @@ describe("postgres/plan", () => {
     ["a missing default privilege of admin on schemas", (s) => { s.inside!.defaultPrivileges.admin.schemas = false; },
       ['ALTER DEFAULT PRIVILEGES FOR ROLE "admin" GRANT USAGE ON SCHEMAS TO "malaria_ro"']],
     ["a new extension (schema and search_path in place)", (s) => {
-      s.database!.settings["search_path"] = '"$user", public, extensions';
+      s.database!.settings = { ...s.database!.settings, search_path: '"$user", public, extensions' };
       s.inside!.extensionsSchema = { owner: "admin", othersCanCreate: false, readWriteCanUse: true };
     }, ['CREATE EXTENSION IF NOT EXISTS "postgis" SCHEMA "extensions"'], { extensions: ["plpgsql", "postgis"] }],
     ["the extensions schema's USAGE revoked from rw", (s) => {
-      s.database!.settings["search_path"] = '"$user", public, extensions';
+      s.database!.settings = { ...s.database!.settings, search_path: '"$user", public, extensions' };
       s.inside!.extensionsSchema = { owner: "admin", othersCanCreate: false, readWriteCanUse: false };
       s.inside!.extensions.push({ name: "pg_trgm", schema: "extensions" });
     }, ['GRANT USAGE ON SCHEMA "extensions" TO "malaria"'], { extensions: ["pg_trgm"] }],
     ["an extension of 0.1 in schema public (left there)", (s) => {
-      s.database!.settings["search_path"] = '"$user", public, extensions';
+      s.database!.settings = { ...s.database!.settings, search_path: '"$user", public, extensions' };
       s.inside!.extensionsSchema = { owner: "admin", othersCanCreate: false, readWriteCanUse: true };
       s.inside!.extensions.push({ name: "pg_trgm", schema: "public" });
     }, [], { extensions: ["pg_trgm"] }],
