@@ -185,8 +185,11 @@ export function buildOperator(
   const workspaceController = new Controller({
     name: "workspacedatabase",
     workers: settings.workers,
-    // One more worker serves only new objects, edits, regenerations and deletions.
+    // One more worker serves only new objects, edits, regenerations and deletions; with it (and the
+    // PostgreSQL connection kept for high work) resync passes may take every other worker: a restart's
+    // re-verification of thousands of objects runs at full width, and high keys still go first.
     highOnlyWorkers: 1,
+    maxLowInFlight: settings.workers,
     backoff: { baseMs: settings.backoff.base, maxMs: settings.backoff.max },
     metrics,
     log,
