@@ -28,8 +28,10 @@ export interface HttpServer {
  */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const path = url.pathname;
+    // Split by hand: `new URL` throws on some request targets Node accepts (`//a:99999/`).
+    const target = req.url ?? "/";
+    const q = target.indexOf("?");
+    const path = q < 0 ? target : target.slice(0, q);
     const reply = (status: number, body: string, type = "text/plain; charset=utf-8"): void => {
       res.writeHead(status, { "content-type": type }).end(body);
     };
@@ -39,7 +41,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     if (path === "/metrics") {
       // `?name=A&name=B`: only those metrics (a tool polling a few counters need not have every
       // per-object series collected and formatted); unknown names give nothing.
-      const names = url.searchParams.getAll("name");
+      const names = new URLSearchParams(q < 0 ? "" : target.slice(q + 1)).getAll("name");
       const text = names.length === 0 ? opts.registry.metrics() : selectedMetrics(opts.registry, names);
       text.then(
         (text) => reply(200, text, opts.registry.contentType),
@@ -69,8 +71,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 
 async function selectedMetrics(registry: Registry, names: string[]): Promise<string> {
   const parts: string[] = [];
+  const known = new Set(registry.getMetricsAsArray().map((m) => m.name));
   for (const name of new Set(names)) {
-    if (registry.getSingleMetric(name) === undefined) continue;
+    if (!known.has(name)) continue;
     parts.push(await registry.getSingleMetricAsString(name));
   }
   return parts.length === 0 ? "" : `${parts.join("\n\n")}\n`;

@@ -1,5 +1,6 @@
 // Unit tests of the HTTP endpoints: /metrics, /healthz, /readyz, port 0.
 import { expect } from "chai";
+import { connect } from "node:net";
 import { startHttpServer } from "../../../src/runtime/http.ts";
 import { createMetrics, createRegistry } from "../../../src/runtime/metrics.ts";
 import type { WorkspaceSample } from "../../../src/runtime/metrics.ts";
@@ -58,8 +59,32 @@ describe("startHttpServer", () => {
       expect(text).not.to.include("process_cpu_seconds_total");
       expect(collected).to.equal(0);
       expect(await (await fetch(`${base}?name=no_such_metric`)).text()).to.equal("");
+      for (const odd of ["constructor", "__proto__", "toString"]) {
+        const res = await fetch(`${base}?name=${odd}`);
+        expect(res.status, odd).to.equal(200);
+        expect(await res.text()).to.equal("");
+      }
       expect(await (await fetch(base)).text()).to.include("workspacedb_credential_age_seconds");
       expect(collected).to.be.greaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("answers request targets that are not URLs (and stays up)", async () => {
+    const server = await startHttpServer({ port: 0, host: "127.0.0.1", registry: createRegistry({ defaultMetrics: false }), healthz: () => true, readyz: () => true });
+    try {
+      for (const target of ["//a:99999/", "http://:1/", "//[", "/metrics?%zz=1&name=%"]) {
+        const answer = await new Promise<string>((resolve, reject) => {
+          const socket = connect(server.port, "127.0.0.1", () => socket.end(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+          let text = "";
+          socket.on("data", (d: Buffer) => (text += d.toString()));
+          socket.on("end", () => resolve(text));
+          socket.on("error", reject);
+        });
+        expect(answer, target).to.match(/^HTTP\/1\.1 (200|404)/);
+      }
+      expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).to.equal(200);
     } finally {
       await server.close();
     }
