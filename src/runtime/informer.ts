@@ -332,9 +332,10 @@ export class Informer<T extends KubeObject> {
       if (obj.apiVersion === undefined && this.#opts.apiVersion !== undefined) obj.apiVersion = this.#opts.apiVersion;
       if (obj.kind === undefined && this.#opts.kind !== undefined) obj.kind = this.#opts.kind;
     }
-    // Namespaces, kinds, label keys… repeat across every cached object: one copy each.
-    obj = internStrings(obj, STRINGS);
     if (this.#opts.transform !== undefined) obj = this.#opts.transform(obj);
+    // Namespaces, kinds, label keys… repeat across every cached object: one copy each (of what the
+    // cache keeps: after the transform, which may trim).
+    obj = internStrings(obj, STRINGS);
     return this.#opts.freeze === false ? obj : deepFreeze(obj);
   }
 
