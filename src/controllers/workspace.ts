@@ -118,22 +118,28 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   };
 
   const context = { kube: deps.kube, owner: obj, endpoint: endpointOf(server, deps.servers.ca(server.metadata.name)), database: names.database, now, newPassword: deps.newPassword };
-  // A password set by hand that is too long to apply stops this login only: the other one's
-  // regeneration still goes through below, then the pass reports it.
   // The two Secrets are independent: written side by side (one API round trip for a new workspace).
-  const [readWriteStep, readOnlyStep] = await bothSettled(
+  // A Secret step that fails (a password set by hand too long to apply, the API refusing a write)
+  // stops its own login only: the other one's new password still reaches its role below, then the
+  // pass reports the failure.
+  const [readWriteStep, readOnlyStep] = await Promise.all([
     settleCredential(() => ensureCredentialSecret(context, "read-write", names.readWrite)),
     settleCredential(() => ensureCredentialSecret(context, "read-only", names.readOnly)),
-  );
+  ]);
+  const failed = [readWriteStep, readOnlyStep].filter((o): o is StepFailed => o instanceof StepFailed);
+  // Another replica may lead now: nothing more is written, not even a rotation.
+  const fenced = failed.find((f) => isFenced(f.error));
+  if (fenced !== undefined) throw fenced.error;
+  if (failed.length === 2) log.warn("the read-only Secret step failed too", { error: toFailure(failed[1]!.error).message });
 
   // Rotation first, before and independent of every other step.
   const rotated: CredentialOutcome[] = [];
-  const settledSteps = [readWriteStep, readOnlyStep].filter((o): o is CredentialOutcome => !(o instanceof ReconcileFailure));
+  const settledSteps = [readWriteStep, readOnlyStep].filter((o): o is CredentialOutcome => !(o instanceof StepFailed));
   if (settledSteps.some((o) => o.rotate)) await freshen();
   const facts = claimed.shared.facts.claim;
   // What was rotated is recorded before a failure is reported, so that no later pass rotates (and
   // ends sessions) again.
-  const afterRotation = async (failure: ReconcileFailure): Promise<ReconcileFailure> => {
+  const afterRotation = async (failure: unknown): Promise<unknown> => {
     if (rotated.length > 0) await recordProgress(deps, obj, server.metadata.name, names.database, credentialsStatus(obj, ...rotated), now);
     return failure;
   };
@@ -145,8 +151,8 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
       rotated.push(outcome);
     }
   }
-  if (readWriteStep instanceof ReconcileFailure) throw await afterRotation(readWriteStep);
-  if (readOnlyStep instanceof ReconcileFailure) throw await afterRotation(readOnlyStep);
+  if (readWriteStep instanceof StepFailed) throw await afterRotation(readWriteStep.error);
+  if (readOnlyStep instanceof StepFailed) throw await afterRotation(readOnlyStep.error);
   const readWrite = readWriteStep;
   const readOnly = readOnlyStep;
   // Before anything is created on the server, status records where (deletion cleans up from there), and
@@ -255,21 +261,21 @@ function credentialsStatus(obj: WorkspaceDatabase, ...outcomes: CredentialOutcom
   return credentials;
 }
 
-/** Both results once both are done (neither left running when the other fails); the first failure is thrown. */
-async function bothSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
-  const [x, y] = await Promise.allSettled([a, b]);
-  if (x.status === "rejected") throw x.reason;
-  if (y.status === "rejected") throw y.reason;
-  return [x.value, y.value];
+/** A Secret step that failed, with what it threw. */
+class StepFailed {
+  readonly error: unknown;
+
+  constructor(error: unknown) {
+    this.error = error;
+  }
 }
 
-/** The Secret step of one login, or its PasswordTooLong failure (any other failure is thrown). */
-async function settleCredential(step: () => Promise<CredentialOutcome>): Promise<CredentialOutcome | ReconcileFailure> {
+/** The Secret step of one login, or how it failed (kept, so that the other login's step still counts). */
+async function settleCredential(step: () => Promise<CredentialOutcome>): Promise<CredentialOutcome | StepFailed> {
   try {
     return await step();
   } catch (err) {
-    if (err instanceof ReconcileFailure && err.reason === Reasons.PasswordTooLong) return err;
-    throw err;
+    return new StepFailed(err);
   }
 }
 
