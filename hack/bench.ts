@@ -91,7 +91,7 @@ function perObject(d: Delta, n: number, logins?: number): string {
   const f = (v: number) => (v / n).toFixed(2);
   const sessions = Math.max(0, d.sessions - 1);
   const apart = logins === undefined ? "" : ` (${f(sessions - logins)} admin, ${f(logins)} password-check logins)`;
-  return `per object: ${f(d.apiReads)} API reads, ${f(d.apiWrites)} API writes, ${f(sessions)} PostgreSQL sessions${apart}, ${f(d.statements)} statements` +
+  return `per object: ${f(d.apiReads)} API reads, ${f(d.apiWrites)} API writes, ${f(sessions)} PostgreSQL sessions${apart}, ${f(d.statements)} statements, ${f(d.blocksRead)} blocks read from outside PostgreSQL's buffers (${f(d.blocksHit)} found in them)` +
     (d.byKind.length > 0 ? `\n      API requests: ${d.byKind.join(", ")}` : "");
 }
 

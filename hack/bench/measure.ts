@@ -16,6 +16,9 @@ export interface Counters {
   apiWrites: number;
   /** PostgreSQL sessions ever opened (pg_stat_database.sessions, PostgreSQL 14+). */
   sessions: number;
+  /** Data blocks PostgreSQL read from outside its shared buffers, and found in them (pg_stat_database). */
+  blocksRead: number;
+  blocksHit: number;
   /** Bytes of the statement log (statements are counted between two readings). */
   logOffset: number;
   /** API requests by "VERB resource[/subresource]" (reads and writes of our resources). */
@@ -28,6 +31,8 @@ export interface Delta {
   apiReads: number;
   apiWrites: number;
   sessions: number;
+  blocksRead: number;
+  blocksHit: number;
   statements: number;
   /** Non-zero API request counts by "VERB resource[/subresource]". */
   byKind: string[];
@@ -54,13 +59,18 @@ export async function readCounters(ground: Ground): Promise<Counters> {
   const client = new pg.Client({ connectionString: ground.postgres.superUrl });
   await client.connect();
   let sessions: number;
+  let blocksRead: number;
+  let blocksHit: number;
   try {
-    sessions = Number((await client.query<{ n: string }>("SELECT coalesce(sum(sessions), 0) AS n FROM pg_stat_database")).rows[0]?.n ?? 0);
+    const row = (await client.query<{ n: string; r: string; h: string }>("SELECT coalesce(sum(sessions), 0) AS n, coalesce(sum(blks_read), 0) AS r, coalesce(sum(blks_hit), 0) AS h FROM pg_stat_database")).rows[0];
+    sessions = Number(row?.n ?? 0);
+    blocksRead = Number(row?.r ?? 0);
+    blocksHit = Number(row?.h ?? 0);
   } finally {
     await client.end();
   }
   const logFile = ground.postgres.logFile;
-  return { at: Date.now(), apiReads: ours(READ_VERBS), apiWrites: ours(WRITE_VERBS), sessions, logOffset: logFile ? statSync(logFile).size : 0, byKind: requestsByKind(body) };
+  return { at: Date.now(), apiReads: ours(READ_VERBS), apiWrites: ours(WRITE_VERBS), sessions, blocksRead, blocksHit, logOffset: logFile ? statSync(logFile).size : 0, byKind: requestsByKind(body) };
 }
 
 /** What happened between `a` and `b` (statements counted in the log, the benchmark's own excluded by application name). */
@@ -78,6 +88,8 @@ export function delta(ground: Ground, a: Counters, b: Counters, ignoreApplicatio
     apiReads: b.apiReads - a.apiReads,
     apiWrites: b.apiWrites - a.apiWrites,
     sessions: b.sessions - a.sessions,
+    blocksRead: b.blocksRead - a.blocksRead,
+    blocksHit: b.blocksHit - a.blocksHit,
     statements,
     byKind: [...b.byKind].map(([k, v]) => [k, v - (a.byKind.get(k) ?? 0)] as const).filter(([, v]) => v > 0).map(([k, v]) => `${k}: ${v}`),
   };
@@ -141,19 +153,32 @@ export async function watchReady(ground: Ground, namespace: string): Promise<Rea
     if (waiter !== undefined && ready.size >= waiter.n) waiter.resolve(lastReadyAt);
   };
   for (const obj of list.items) note(obj);
-  let failure: unknown;
+  let failure: Error | undefined;
+  let fail: (err: Error) => void = () => undefined;
+  let stopped = false;
   const controller = await ground.client.watch(path, { resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: false }, (type, object) => {
     if (type === "ADDED" || type === "MODIFIED") note(object as ReadyObject);
   }, (err) => {
-    failure = err ?? new Error("the watch ended");
+    // A watch that ends before the last object is Ready ends the wait: the figure would be wrong.
+    if (stopped) return;
+    failure = new Error(`the watch of ${namespace} ended with ${ready.size} objects Ready${err instanceof Error ? `: ${err.message}` : ""}`);
+    fail(failure);
   });
   return {
     allReady: (n, timeoutMs) => new Promise((resolve, reject) => {
       if (ready.size >= n) return resolve(lastReadyAt);
-      const timer = setTimeout(() => reject(new Error(`only ${ready.size} of ${n} Ready after ${timeoutMs / 1000} s${failure === undefined ? "" : ` (watch: ${failure instanceof Error ? failure.message : "ended"})`}`)), timeoutMs);
+      if (failure !== undefined) return reject(failure);
+      const timer = setTimeout(() => reject(new Error(`only ${ready.size} of ${n} Ready after ${timeoutMs / 1000} s`)), timeoutMs);
+      fail = (err) => {
+        clearTimeout(timer);
+        reject(err);
+      };
       waiter = { n, resolve: (at) => { clearTimeout(timer); resolve(at); } };
     }),
-    stop: () => controller.abort(),
+    stop: () => {
+      stopped = true;
+      controller.abort();
+    },
   };
 }
 
