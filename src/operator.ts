@@ -1,4 +1,5 @@
 // Builds the operator from its settings: clients, informers, the two controllers and the manager.
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import {
   API_VERSION,
@@ -80,7 +81,9 @@ export function buildOperator(
       if (sample !== undefined) yield sample;
     }
   });
-  const identity = settings.leaderElection.identity ?? `${hostname()}_${process.pid}`;
+  // Host name (the pod's name) plus a random part: a container restarted in the same pod (pid 1 again)
+  // is a new candidate, never the holder it replaced, and statement logs tell the two apart.
+  const identity = settings.leaderElection.identity ?? `${hostname()}_${randomBytes(4).toString("hex")}`;
   // Closed until the lease is held (open for good without leader election): every write and statement checks it.
   const fence = new Fence({ open: !settings.leaderElection.enabled });
   const api = createKubeClient(client, {

@@ -155,7 +155,7 @@ export class LeaderElector {
         this.#o.onStartedLeading();
         break;
       }
-      await this.#sleep(jitter(this.#o.retryPeriodMs));
+      await this.#sleep(this.#untilNextTry());
     }
     let lastRenew = Date.now();
     while (this.#running && this.#leading) {
@@ -234,6 +234,19 @@ export class LeaderElector {
     return true;
   }
 
+  /**
+   * How long a candidate waits before its next try: a jittered retryPeriod, never longer (so a
+   * renewal is seen at most retryPeriod after it happened), or exactly until another holder's lease
+   * expires when that comes first. A holder that stopped renewing is thus replaced within
+   * leaseDuration + retryPeriod of its last renewal (plus one API round trip).
+   */
+  #untilNextTry(): number {
+    const poll = jitter(this.#o.retryPeriodMs);
+    if (this.#lastHolder === "" || this.#lastHolder === this.identity) return poll;
+    const expiresIn = this.#observedAt + this.#o.leaseDurationMs - Date.now();
+    return expiresIn >= 0 && expiresIn < poll ? expiresIn + 1 : poll;
+  }
+
   /** Remembers when the lease record was last seen to change (local clock). */
   #observe(lease: Lease): void {
     const holder = lease.spec?.holderIdentity ?? "";
@@ -259,8 +272,9 @@ export class LeaderElector {
 
 }
 
+/** Between 80% and 100% of `ms`: candidates spread out, and none waits longer than `ms`. */
 function jitter(ms: number): number {
-  return ms * (1 + Math.random() * 0.2);
+  return ms * (0.8 + Math.random() * 0.2);
 }
 
 /** The HTTP status of a KubeApiError (or undefined). */

@@ -28,6 +28,8 @@ interface Candidate {
   stopped: number;
   /** While true, every Lease request of this candidate fails (a partitioned replica). */
   partitioned: boolean;
+  /** When its last Lease write (a renewal) was answered. */
+  lastWrite: number;
 }
 
 describe("LeaderElector (real API server)", function () {
@@ -54,8 +56,8 @@ describe("LeaderElector (real API server)", function () {
     lines = [];
   });
 
-  const candidate = (leaseName: string, identity: string): Candidate => {
-    const c: Candidate = { started: 0, stopped: 0, partitioned: false } as Candidate;
+  const candidate = (leaseName: string, identity: string, times: typeof timings = timings): Candidate => {
+    const c: Candidate = { started: 0, stopped: 0, partitioned: false, lastWrite: 0 } as Candidate;
     const guard = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
       if (c.partitioned) throw new Error("partitioned (test)");
       return fn(...a);
@@ -64,14 +66,18 @@ describe("LeaderElector (real API server)", function () {
     const api: LeaseApi = {
       get: guard((namespace: string, name: string) => leases.get(namespace, name)),
       create: guard((lease: Lease) => leases.create(lease)),
-      replace: guard((lease: Lease) => leases.replace(lease)),
+      replace: guard(async (lease: Lease) => {
+        const written = await leases.replace(lease);
+        c.lastWrite = Date.now();
+        return written;
+      }),
     };
     c.elector = new LeaderElector({
       api,
       namespace,
       name: leaseName,
       identity,
-      ...timings,
+      ...times,
       log: createLogger({ level: "debug", stream: new Writable({ write: (b: Buffer, _e, cb) => { lines.push(b.toString()); cb(); } }) }),
       onStartedLeading: () => c.started++,
       onStoppedLeading: () => c.stopped++,
@@ -115,6 +121,27 @@ describe("LeaderElector (real API server)", function () {
     const took = await until("b leads", () => b.elector.isLeader(), 10_000);
     expect(took).to.be.below(timings.leaseDurationMs); // well before the lease would have expired
     expect(await holder("handover")).to.equal("b");
+  });
+
+  it("replaces a holder that stopped renewing (a killed process) within leaseDuration + retryPeriod of its last renewal", async () => {
+    // A long retryPeriod, so that waiting for the next poll after the expiry (instead of trying at the
+    // expiry) or polling slower than retryPeriod would show.
+    const slow = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 1100 };
+    for (let i = 0; i < 4; i++) {
+      const a = candidate(`killed-${i}`, "a", slow);
+      a.elector.start();
+      await until("a leads", () => a.elector.isLeader(), 10_000);
+      const b = candidate(`killed-${i}`, "b", slow);
+      b.elector.start();
+      // At a different moment of a's renewal cycle each time.
+      await sleep(1500 + i * 270);
+      a.partitioned = true;
+      await until("b leads", () => b.elector.isLeader(), 10_000);
+      const took = Date.now() - a.lastWrite;
+      // One API round trip (the acquiring write) beyond the bound.
+      expect(took, `round ${i}`).to.be.below(slow.leaseDurationMs + slow.retryPeriodMs + 150);
+      expect(took, `round ${i}`).to.be.at.least(slow.leaseDurationMs);
+    }
   });
 
   it("stops leading when renewals fail past renewDeadline, and the other takes over within leaseDuration", async () => {
