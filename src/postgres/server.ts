@@ -143,7 +143,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
     }
     const connection = new ServerConnection(endpoint, options);
     try {
-      await connection.query("connecting", "SELECT 1");
+      await connection.query("checking the admin login", "SELECT 1");
       return connection;
     } catch (err) {
       await connection.close();
@@ -181,7 +181,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
     try {
       client = await this.#pool.connect();
     } catch (err) {
-      throw this.#connectFailure(err, context);
+      throw this.#connectFailure(err, `${context}: connecting to ${this.endpoint.host}:${this.endpoint.port}`);
     }
     let failure: unknown;
     try {
@@ -213,7 +213,7 @@ export class ServerConnection implements ServerAccess, ServerSql {
       await client.connect();
     } catch (err) {
       await client.end().catch(() => undefined);
-      throw this.#connectFailure(err, `connecting to database ${database}`);
+      throw this.#connectFailure(err, `connecting to database ${database} on ${this.endpoint.host}:${this.endpoint.port}`);
     }
     const fence = this.#options.fence;
     const fenced: Queryable = {
