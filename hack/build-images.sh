@@ -7,8 +7,10 @@
 # - pause and CoreDNS, each one static binary from hack/build-binaries.sh --node.
 #
 # Usage: hack/build-images.sh
-# Prints, as its last line on stdout, one JSON object: for each of operator, notebook, pause and
-# coredns its image reference and an image archive (docker-archive) that
+# - the operator of an earlier commit (PREVIOUS_COMMIT below, from git history: a shallow clone
+#   cannot build it), for the test of an upgrade from it.
+# Prints, as its last line on stdout, one JSON object: for each of operator, previous (plus its
+# commit), notebook, pause and coredns its image reference and an image archive (docker-archive) that
 # `ctr -n k8s.io images import` takes. Progress goes to stderr.
 #
 # Everything is cached outside the repository, under $WSDB_CACHE_DIR: buildah's own store
@@ -128,6 +130,24 @@ operator_id="$("${B[@]}" inspect --type image --format '{{.FromImageID}}' localh
 OPERATOR="localhost/workspacedb-operator:${operator_id:0:12}"
 "${B[@]}" tag localhost/workspacedb-operator:latest "$OPERATOR"
 
+# The operator of an earlier commit (the upgrade test installs its chart and image, then upgrades to
+# this tree's): its files from git history, built by its own Dockerfile on the same bases, once.
+PREVIOUS_COMMIT=1593d68acab2e73a0bc712f6e5ede686394e2380
+PREVIOUS="localhost/workspacedb-operator:previous-${PREVIOUS_COMMIT:0:12}"
+if ! have_image "$PREVIOUS"; then
+  log "operator image of commit ${PREVIOUS_COMMIT:0:12} (for the upgrade test)"
+  if ! git cat-file -e "$PREVIOUS_COMMIT^{commit}" 2>/dev/null; then
+    echo "build-images: commit $PREVIOUS_COMMIT is not in this clone's history (a shallow clone?); the upgrade test needs it" >&2
+    exit 1
+  fi
+  mkdir -p "$work/previous"
+  git archive --format=tar "$PREVIOUS_COMMIT" | tar -x -C "$work/previous"
+  "${B[@]}" bud --quiet --layers --isolation chroot --network host --pull-never \
+    --build-arg "BUILD_BASE=$BUILD_BASE" --build-arg "BASE=$BASE" "${secret[@]}" \
+    -t "$PREVIOUS" -f "$work/previous/Dockerfile" "$work/previous" >&2
+  rm -rf "$work/previous"
+fi
+
 notebook_pkgs=(python3 python3-psycopg2 postgresql-client-15 dash coreutils)
 notebook_excluded="perl perl-base perl-modules-5.36 libperl5.36 postgresql-client-common dpkg install-info tar mailcap mime-support media-types sensible-utils libgdbm-compat4 libdb5.3"
 NOTEBOOK="localhost/wsdb-notebook:$(closure_key "${notebook_pkgs[@]}")"
@@ -174,7 +194,7 @@ prune_oldest() { # KEEP: removes all but the KEEP newest of the image references
   sort -r | tail -n +"$(($1 + 1))" | awk '{print $NF}' | while read -r ref; do "${B[@]}" rmi "$ref" >/dev/null 2>&1 || true; done
 }
 "${B[@]}" images --noheading --format '{{.CreatedAtRaw}} {{.Name}}:{{.Tag}}' localhost/workspacedb-operator 2>/dev/null |
-  grep -v ':latest$' | prune_oldest 4
+  grep -v -e ':latest$' -e ':previous-' | prune_oldest 4
 "${B[@]}" images --noheading --no-trunc --filter dangling=true --format '{{.CreatedAtRaw}} {{.ID}}' 2>/dev/null | prune_oldest 4
 mapfile -t keep < <("${B[@]}" images --noheading --no-trunc --format '{{.ID}}' 2>/dev/null | sed 's/^sha256://' | cut -c1-32)
 for file in "$IMAGES"/*.tar; do
@@ -184,11 +204,13 @@ done
 
 json="{"
 sep=""
-for pair in "operator=$OPERATOR" "notebook=$NOTEBOOK" "pause=$PAUSE" "coredns=$COREDNS"; do
+for pair in "operator=$OPERATOR" "previous=$PREVIOUS" "notebook=$NOTEBOOK" "pause=$PAUSE" "coredns=$COREDNS"; do
   name="${pair%%=*}" ref="${pair#*=}"
   file="$(archive "$ref")"
   log "$name: $ref ($(du -m "$file" | cut -f1) MB archive)"
-  json+="$sep\"$name\":{\"ref\":\"$ref\",\"archive\":\"$file\"}"
+  extra=""
+  if [[ $name == previous ]]; then extra=",\"commit\":\"$PREVIOUS_COMMIT\""; fi
+  json+="$sep\"$name\":{\"ref\":\"$ref\",\"archive\":\"$file\"$extra}"
   sep=","
 done
 echo "$json}"

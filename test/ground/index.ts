@@ -56,7 +56,7 @@ export interface NodeGround {
   name: string;
   network: NodeNetwork;
   /** Image references imported into the node's containerd (imagePullPolicy Never). */
-  images: { operator: string; notebook: string; pause: string; coredns: string };
+  images: { operator: string; notebook: string; pause: string; coredns: string; previous: { ref: string; commit: string } };
   /** The DNS name and port pods use for the ground's PostgreSQL (a Service without selector). */
   postgresHost: string;
   postgresPort: number;

@@ -90,7 +90,13 @@ export async function startNodeGround(root: string, bins: string, images: NodeIm
       node: {
         name: n.nodeName,
         network: net,
-        images: { operator: images.operator.ref, notebook: images.notebook.ref, pause: images.pause.ref, coredns: images.coredns.ref },
+        images: {
+          operator: images.operator.ref,
+          notebook: images.notebook.ref,
+          pause: images.pause.ref,
+          coredns: images.coredns.ref,
+          previous: { ref: images.previous.ref, commit: images.previous.commit },
+        },
         postgresHost: POSTGRES_SERVICE_HOST,
         postgresPort: POSTGRES_SERVICE_PORT,
         postgresCa: postgresCa.cert,

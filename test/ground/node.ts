@@ -14,6 +14,8 @@ const run = promisify(execFile);
 /** The images the node runs, as references and the archives they are imported from. */
 export interface NodeImages {
   operator: ImageArchive;
+  /** The operator of an earlier commit (hack/build-images.sh's PREVIOUS_COMMIT), for the upgrade test. */
+  previous: ImageArchive & { commit: string };
   notebook: ImageArchive;
   pause: ImageArchive;
   coredns: ImageArchive;
