@@ -1,12 +1,8 @@
 // End to end on the ground's node: the operator installed from the chart and its own image as the
 // README says, then notebook, dashboard and pipeline pods using the credentials Secrets.
 import { expect } from "chai";
-import { getGround } from "../ground/index.ts";
 import { eventually, readSecret, unique } from "../integration/support/fixtures.ts";
-import { apply, digest, kubectl, kubectlResult, node, podOf, pythonContainer, runPod, runReadmeBlock, splitImage } from "./support.ts";
-
-const SYSTEM = "workspacedb-system";
-const RELEASE = "workspacedb-operator";
+import { apply, digest, installFromReadme, kubectl, kubectlResult, mainServer, node, podOf, pythonContainer, RELEASE, runPod, SYSTEM } from "./support.ts";
 
 /** Python run by the pods: connects with libpq's environment or a URL, prints one line per step. */
 const CONNECT = `
@@ -26,15 +22,8 @@ describe("on a node: the chart, the image and pods using the Secrets", function 
   const workspace = "malaria";
 
   before(async function () {
-    const ground = getGround();
-    const { repository, tag } = splitImage(node().images.operator);
     // The README's install block, as written, with this ground's values.
-    const out = await runReadmeBlock("<!-- install-block", {
-      IMAGE_REPOSITORY: repository,
-      IMAGE_TAG: tag,
-      PG_ADMIN_USER: ground.postgres.adminUser,
-      PG_ADMIN_PASSWORD: ground.postgres.adminPassword,
-    });
+    const out = await installFromReadme();
     expect(out.stdout + out.stderr).to.contain("condition met");
     await kubectl(["create", "namespace", ns]);
   });
@@ -54,12 +43,7 @@ describe("on a node: the chart, the image and pods using the Secrets", function 
   });
 
   it("provisions a workspace on the PostgreSQL Service's DNS name", async () => {
-    await apply([{
-      apiVersion: "workspacedb.io/v1alpha1",
-      kind: "DatabaseServer",
-      metadata: { name: "main" },
-      spec: { host: node().postgresHost, port: node().postgresPort, sslMode: "require", adminSecretRef: { namespace: SYSTEM, name: "pg-admin" }, default: true },
-    }, {
+    await apply([mainServer(), {
       apiVersion: "workspacedb.io/v1alpha1",
       kind: "WorkspaceDatabase",
       metadata: { name: workspace, namespace: ns },
