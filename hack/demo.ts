@@ -1,22 +1,19 @@
 // The local demo: test ground + the operator + a sample DatabaseServer and WorkspaceDatabase, until Ctrl-C.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { parse } from "yaml";
-import { REPO_ROOT, startGround, stopGround } from "../test/ground/index.ts";
+// `./hack/run.sh --cluster` runs hack/demo-cluster.ts instead: the same on a node, with pods.
+import { startGround } from "../test/ground/index.ts";
 import { createWorkspace, ensureNamespace, readSecret, setupServer, waitReady, withLogin } from "../test/integration/support/fixtures.ts";
-import { pluginBin, prepareDataApi, registerDataApi, unregisterDataApi } from "../test/integration/support/data-api.ts";
+import { pluginBin, prepareDataApi, registerDataApi } from "../test/integration/support/data-api.ts";
 import { startOperator } from "../test/integration/support/operator.ts";
 import { createPki } from "../test/support/pki.ts";
-import type { WorkspaceDatabase } from "../src/api/types.ts";
-
-const out = (line = "") => process.stdout.write(`${line}\n`);
+import { SAMPLE_TABLE_SQL, browsingHints, loadSample, out, untilStopped } from "./demo-common.ts";
 
 const ground = await startGround();
 out("test ground is up; installing the CRDs and registering its PostgreSQL as DatabaseServer \"main\"");
 await setupServer("main");
 
 // The data API, as the chart sets it up: a serving certificate, the operator serving it, the APIService.
-const pki = createPki();
+// Its files live in the ground's folder, which goes with the ground whatever way it stops.
+const pki = createPki(ground.root);
 const dataApiCa = await pki.ca("demo-data-api-ca");
 const dataApi = await prepareDataApi(dataApiCa);
 const operator = startOperator({ WSDB_LOG_LEVEL: "info", WSDB_RESYNC_PERIOD: "30s", ...dataApi.env }, "demo-operator");
@@ -25,16 +22,13 @@ await operator.httpPort();
 await registerDataApi(dataApi.port, dataApiCa);
 out("data API registered (APIService v1alpha1.data.workspacedb.io is Available)");
 
-const sample = parse(readFileSync(join(REPO_ROOT, "config", "samples", "workspacedatabase.yaml"), "utf8")) as WorkspaceDatabase;
-const { namespace = "workspace-malaria", name } = sample.metadata;
+const { sample, namespace, name } = loadSample();
 await ensureNamespace(namespace);
 await createWorkspace(namespace, name, sample.spec);
 const ready = await waitReady(namespace, name, 120_000);
 // Something to browse: a small table written with the read/write login.
 await withLogin((await readSecret(namespace, `${name}-rw`))?.uri ?? "", async (db) => {
-  await db.query("CREATE TABLE IF NOT EXISTS cases (id int PRIMARY KEY, district text NOT NULL, week date, count int)");
-  await db.query("INSERT INTO cases SELECT g, 'district ' || (g % 7), date '2024-01-01' + g * 7, (g * 37) % 100 FROM generate_series(1, 50) g ON CONFLICT DO NOTHING");
-  await db.query("ANALYZE cases");
+  for (const sql of SAMPLE_TABLE_SQL) await db.query(sql);
 });
 const plugin = pluginBin();
 
@@ -50,22 +44,12 @@ out(`  psql "$(${secret("rw", "uri")})"     # read/write login`);
 out(`  psql "$(${secret("ro", "uri")})"     # read-only login`);
 out(`  kubectl annotate wsdb ${name} -n ${namespace} workspacedb.io/regenerate-ro="$(date +%s)" --overwrite   # new read-only password`);
 out(`  export PATH=${plugin}:$PATH     # the kubectl wsdb plugin of this checkout`);
-out(`  kubectl get workspacetables -n ${namespace}`);
-out(`  kubectl wsdb tables -n ${namespace}`);
-out(`  kubectl wsdb preview ${name} cases -n ${namespace} --limit 5`);
-out(`  kubectl wsdb credentials ${name} --read-only -o uri -n ${namespace}`);
-out(`  kubectl wsdb regenerate ${name} --read-only --wait -n ${namespace}`);
+for (const line of browsingHints(namespace, name)) out(`  ${line}`);
 out(`  PostgreSQL superuser, for looking around: psql '${ground.postgres.superUrl}'`);
 out();
 out("Ctrl-C stops the operator and the ground and removes everything.");
 
-await new Promise<void>((resolve) => {
-  process.once("SIGINT", resolve);
-  process.once("SIGTERM", resolve);
-});
-out("\nstopping…");
-await unregisterDataApi();
-await operator.stop();
-pki.dispose();
-await stopGround();
-process.exit(0);
+// Nothing is stopped in order: the ground's exit handler kills every process (the operator's too)
+// and removes its folder at once. After a Ctrl-C in the terminal every process got the signal, etcd
+// included, and an orderly stop would wait for the operator and kube-apiserver to give up on it.
+await untilStopped(async () => undefined);
