@@ -1,6 +1,4 @@
 // Builds the operator from its settings: clients, informers, the two controllers and the manager.
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import {
   API_VERSION,
   DATABASE_SERVERS,
@@ -31,7 +29,7 @@ import { Controller } from "./runtime/controller.ts";
 import { Fence } from "./runtime/fence.ts";
 import { Informer, objectKey } from "./runtime/informer.ts";
 import { scopedInformers } from "./runtime/informers.ts";
-import { restLeaseApi } from "./runtime/leader.ts";
+import { defaultIdentity, restLeaseApi } from "./runtime/leader.ts";
 import type { Logger } from "./runtime/logger.ts";
 import { Manager } from "./runtime/manager.ts";
 import { createMetrics, createRegistry } from "./runtime/metrics.ts";
@@ -81,9 +79,7 @@ export function buildOperator(
       if (sample !== undefined) yield sample;
     }
   });
-  // Host name (the pod's name) plus a random part: a container restarted in the same pod (pid 1 again)
-  // is a new candidate, never the holder it replaced, and statement logs tell the two apart.
-  const identity = settings.leaderElection.identity ?? `${hostname()}_${randomBytes(4).toString("hex")}`;
+  const identity = settings.leaderElection.identity ?? defaultIdentity();
   // Closed until the lease is held (open for good without leader election): every write and statement checks it.
   const fence = new Fence({ open: !settings.leaderElection.enabled });
   const api = createKubeClient(client, {

@@ -1,5 +1,5 @@
 // Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection package.
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { isNotFound } from "../kube/errors.ts";
 import type { KubeRequester } from "../kube/rest.ts";
@@ -68,9 +68,13 @@ export interface LeaderElectorOptions {
   onRenewed?: (sentAt: number) => void;
 }
 
-/** Builds the default identity of a replica: host name plus a random suffix, unique per process. */
+/**
+ * Builds the default identity of a replica: host name (a pod's name) plus 8 random hex digits, new for
+ * every process — a container restarted in the same pod (pid 1 again) is a new candidate, never the
+ * holder it replaced, and the identity (every PostgreSQL session's application_name) stays short.
+ */
 export function defaultIdentity(): string {
-  return `${hostname()}_${randomUUID()}`;
+  return `${hostname()}_${randomBytes(4).toString("hex")}`;
 }
 
 /**
