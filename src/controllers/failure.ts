@@ -1,7 +1,7 @@
 // Reconcile failures that carry the Ready reason a person sees, and how the queue should treat them.
 import { KubeApiError } from "../kube/errors.ts";
 import { PostgresError } from "../postgres/errors.ts";
-import { Reasons } from "./conditions.ts";
+import { Reasons, STALLED_REASONS } from "./conditions.ts";
 
 /** How a failed pass is retried. */
 export type RetryPolicy =
@@ -16,12 +16,15 @@ export type RetryPolicy =
 export class ReconcileFailure extends Error {
   readonly reason: string;
   readonly retry: RetryPolicy;
+  /** Only a person can end this state (Stalled=True); by default, whether the reason is one of STALLED_REASONS. */
+  readonly stalled: boolean;
 
-  constructor(reason: string, message: string, retry: RetryPolicy = { kind: "backoff" }, options?: { cause?: unknown }) {
+  constructor(reason: string, message: string, retry: RetryPolicy = { kind: "backoff" }, options?: { cause?: unknown; stalled?: boolean }) {
     super(message, options);
     this.name = "ReconcileFailure";
     this.reason = reason;
     this.retry = retry;
+    this.stalled = options?.stalled ?? STALLED_REASONS.has(reason);
   }
 }
 
@@ -51,7 +54,8 @@ export function toFailure(err: unknown): ReconcileFailure {
     // 0: unreachable; 408, 429, 5xx: busy or failing. Anything else the API server decided.
     const unavailable = err.code === 0 || err.code === 408 || err.code === 429 || err.code >= 500;
     const message = err.code === 403 ? `${err.message} (the operator's RBAC does not allow it: see config/rbac/)` : err.message;
-    return new ReconcileFailure(unavailable ? Reasons.KubernetesUnavailable : Reasons.KubernetesRejected, message, { kind: "backoff" }, { cause: err });
+    // 409 (a write raced another one) is over at the next pass; any other refusal waits for a person.
+    return new ReconcileFailure(unavailable ? Reasons.KubernetesUnavailable : Reasons.KubernetesRejected, message, { kind: "backoff" }, { cause: err, stalled: !unavailable && err.code !== 409 });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new ReconcileFailure(Reasons.InternalError, `${message} (an unexpected failure of the operator: please report it with its log)`, { kind: "backoff" }, { cause: err });

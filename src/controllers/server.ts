@@ -3,7 +3,7 @@ import { FINALIZER, type DatabaseServer, type DatabaseServerStatus, type Workspa
 import type { KubePort } from "../kube/client.ts";
 import { controlGapMessage } from "../postgres/control.ts";
 import { isFenced } from "../runtime/fence.ts";
-import { READY, Reasons, findCondition, setCondition, type ConditionInput } from "./conditions.ts";
+import { READY, Reasons, findCondition, setReadiness, type ConditionInput } from "./conditions.ts";
 import { sameJson } from "./equal.ts";
 import { ReconcileFailure, toFailure } from "./failure.ts";
 import type { Log, PassResult } from "./ports.ts";
@@ -110,7 +110,7 @@ async function writeServerStatus(deps: ServerDeps, server: DatabaseServer, base:
   const status: DatabaseServerStatus = {
     ...base,
     observedGeneration: server.metadata.generation,
-    conditions: setCondition(server.status?.conditions, condition, deps.now()),
+    conditions: setReadiness(server.status?.conditions, condition, deps.now(), { stalled: failure?.stalled ?? false }),
   };
   const changed = !previous || previous.status !== condition.status || previous.reason !== condition.reason || previous.message !== condition.message;
   if (changed) deps.kube.recordEvent(server, condition.status === "True" ? "Normal" : "Warning", failure?.reason ?? condition.reason, condition.message);

@@ -9,7 +9,7 @@ import {
 import type { KubePort } from "../kube/client.ts";
 import { isFenced } from "../runtime/fence.ts";
 import { checkConnectionLimit, checkNamespaceAllowed } from "./access.ts";
-import { READY, Reasons, findCondition, setCondition, type ConditionInput } from "./conditions.ts";
+import { READY, RECONCILING, Reasons, STALLED, findCondition, removeCondition, setCondition, setReadiness, type ConditionInput } from "./conditions.ts";
 import { SPEC_DEFAULTS, endpointOf, serverName, workspaceNames, workspaceRef, type WorkspaceDeps } from "./context.ts";
 import { ensureCredentialSecret, type CredentialOutcome } from "./credentials.ts";
 import { finalizeWorkspace } from "./deletion.ts";
@@ -56,7 +56,7 @@ async function reportFailure(deps: WorkspaceDeps, obj: WorkspaceDatabase, failur
   const status: WorkspaceDatabaseStatus = {
     ...(obj.status ?? {}),
     observedGeneration: obj.metadata.generation,
-    conditions: setCondition(obj.status?.conditions, condition, deps.now()),
+    conditions: setReadiness(obj.status?.conditions, condition, deps.now(), { stalled: failure.stalled }),
   };
   if (!previous || previous.reason !== condition.reason || previous.message !== condition.message) {
     deps.kube.recordEvent(obj, "Warning", condition.reason, condition.message);
@@ -137,19 +137,18 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
   const settledSteps = [readWriteStep, readOnlyStep].filter((o): o is CredentialOutcome => !(o instanceof StepFailed));
   if (settledSteps.some((o) => o.rotate)) await freshen();
   const facts = claimed.shared.facts.claim;
+  const rotating = settledSteps.filter((o) => o.rotate && (o.access === "read-write" ? facts.readWrite : facts.readOnly) !== null);
+  if (rotating.length > 0) await markRegenerating(deps, obj, rotating, now);
   // What was rotated is recorded before a failure is reported, so that no later pass rotates (and
   // ends sessions) again.
   const afterRotation = async (failure: unknown): Promise<unknown> => {
     if (rotated.length > 0) await recordProgress(deps, obj, server.metadata.name, names.database, credentialsStatus(obj, ...rotated), now);
     return failure;
   };
-  for (const outcome of settledSteps) {
-    const exists = (outcome.access === "read-write" ? facts.readWrite : facts.readOnly) !== null;
-    if (exists && outcome.rotate) {
-      await rotate(deps, sql, obj, outcome, log);
-      deps.loginChecks.checked(server.metadata.name, outcome.username, outcome.secretVersion);
-      rotated.push(outcome);
-    }
+  for (const outcome of rotating) {
+    await rotate(deps, sql, obj, outcome, log);
+    deps.loginChecks.checked(server.metadata.name, outcome.username, outcome.secretVersion);
+    rotated.push(outcome);
   }
   if (readWriteStep instanceof StepFailed) throw await afterRotation(readWriteStep.error);
   if (readOnlyStep instanceof StepFailed) throw await afterRotation(readOnlyStep.error);
@@ -183,7 +182,7 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
     server: server.metadata.name,
     database: names.database,
     credentials: credentialsStatus(obj, readWrite, readOnly),
-    conditions: setCondition(
+    conditions: setReadiness(
       obj.status?.conditions,
       { type: READY, status: "True", reason: Reasons.Provisioned, message: readyMessage(server, names.database, readWrite, readOnly, result), observedGeneration: obj.metadata.generation },
       now,
@@ -244,7 +243,7 @@ async function recordProgress(deps: WorkspaceDeps, obj: WorkspaceDatabase, serve
       ? {}
       : {
         observedGeneration: obj.metadata.generation,
-        conditions: setCondition(
+        conditions: setReadiness(
           obj.status?.conditions,
           { type: READY, status: "False", reason: Reasons.Provisioning, message: `creating database "${database}" on server "${server}"`, observedGeneration: obj.metadata.generation },
           now,
@@ -252,6 +251,22 @@ async function recordProgress(deps: WorkspaceDeps, obj: WorkspaceDatabase, serve
       }),
   };
   await writeStatus(deps.kube, obj, status);
+}
+
+/**
+ * Before a login is given the new password its Secret already has: Reconciling=True (kstatus
+ * InProgress) until the pass ends, so a tool waiting on the object after asking for a regeneration
+ * waits for it; Ready stays as it is. Written once per regeneration, never by a pass that changes nothing.
+ */
+async function markRegenerating(deps: WorkspaceDeps, obj: WorkspaceDatabase, outcomes: readonly CredentialOutcome[], now: Date): Promise<void> {
+  const logins = outcomes.map((o) => `${o.access === "read-write" ? "read/write" : "read-only"} login "${o.username}"`).join(" and ");
+  const secrets = outcomes.map((o) => o.secretName).join(" and ");
+  const conditions = setCondition(
+    removeCondition(obj.status?.conditions ?? [], STALLED),
+    { type: RECONCILING, status: "True", reason: Reasons.Regenerating, message: `giving the ${logins} the new password of Secret ${secrets}`, observedGeneration: obj.metadata.generation },
+    now,
+  );
+  await writeStatus(deps.kube, obj, { ...(obj.status ?? {}), conditions });
 }
 
 /** Status's credentials with these logins' outcomes (a login not given keeps what status says). */

@@ -29,6 +29,19 @@ describe("reconcile failures", () => {
     expect(bug.message).to.contain("please report it");
   });
 
+  it("is stalled exactly when only a person can end it", () => {
+    expect(new ReconcileFailure("Conflict", "taken").stalled).to.equal(true);
+    expect(new ReconcileFailure("ServerUnavailable", "down").stalled).to.equal(false);
+    expect(new ReconcileFailure("Deleting", "in use", { kind: "backoff" }, { stalled: true }).stalled).to.equal(true);
+    expect(toFailure(new PostgresError("Unavailable", "down")).stalled).to.equal(false);
+    expect(toFailure(new PostgresError("PermissionDenied", "no")).stalled).to.equal(true);
+    expect(toFailure(statusError(403, JSON.stringify({ reason: "Forbidden", message: "no" }), "updating Secret")).stalled).to.equal(true);
+    // A write that raced another one is over at the next pass; an unavailable API server heals.
+    expect(toFailure(statusError(409, JSON.stringify({ reason: "Conflict", message: "modified" }), "updating Secret")).stalled).to.equal(false);
+    expect(toFailure(statusError(503, "", "listing")).stalled).to.equal(false);
+    expect(toFailure(new TypeError("x")).stalled).to.equal(false);
+  });
+
   it("passes a ReconcileFailure through unchanged", () => {
     const f = new ReconcileFailure("Conflict", "taken", { kind: "after", ms: 5 });
     expect(toFailure(f)).to.equal(f);
