@@ -36,7 +36,7 @@ import { createMetrics, createRegistry } from "./runtime/metrics.ts";
 import { compactSecret } from "./controllers/secret.ts";
 import { passwordWorkPending } from "./controllers/credentials.ts";
 import { createDataApi } from "./dataapi/index.ts";
-import { addedPriority, workspaceChanged, workspaceSample, workspaceSettled } from "./controllers/triggers.ts";
+import { addedPriority, serverChanged, workspaceChanged, workspaceSample, workspaceSettled } from "./controllers/triggers.ts";
 
 /** True when `ws` may have something on the DatabaseServer `server` (status records both: written before anything is created). */
 function usesServer(ws: WorkspaceDatabase, server: string): boolean {
@@ -265,9 +265,7 @@ export function buildOperator(
   serverInformer.on({
     onAdd: (obj) => serverController.enqueue(objectKey(obj)),
     onUpdate: (old, obj) => {
-      if (old.metadata?.generation !== obj.metadata?.generation || old.metadata?.deletionTimestamp !== obj.metadata?.deletionTimestamp) {
-        serverController.enqueue(objectKey(obj));
-      }
+      if (serverChanged(old, obj)) serverController.enqueue(objectKey(obj));
     },
     onDelete: (obj) => serverController.enqueue(objectKey(obj)),
   });

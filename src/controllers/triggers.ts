@@ -1,5 +1,5 @@
 // Which watch events deserve a reconcile, and what the per-object metrics read from a cached object.
-import type { WorkspaceDatabase } from "../api/types.ts";
+import type { DatabaseServer, WorkspaceDatabase } from "../api/types.ts";
 import type { Secret } from "../kube/types.ts";
 import type { Priority } from "../runtime/queue.ts";
 import { passwordWorkPending } from "./credentials.ts";
@@ -22,6 +22,18 @@ export function workspaceChanged(old: WorkspaceDatabase, obj: WorkspaceDatabase)
     !sameJson(a.annotations ?? {}, b.annotations ?? {}) ||
     !sameJson(a.labels ?? {}, b.labels ?? {})
   );
+}
+
+/**
+ * True when an update of a DatabaseServer may need a pass: a new generation (spec), a deletion, or
+ * changed annotations — a person who fixed something outside the object (a grant, the admin Secret,
+ * pg_hba.conf) asks for a check now by changing any annotation. Our own writes (status, finalizer)
+ * change none of these.
+ */
+export function serverChanged(old: DatabaseServer, obj: DatabaseServer): boolean {
+  const a = old.metadata;
+  const b = obj.metadata;
+  return a.generation !== b.generation || a.deletionTimestamp !== b.deletionTimestamp || !sameJson(a.annotations ?? {}, b.annotations ?? {});
 }
 
 /** Ready for its current generation and not being deleted: a pass over it is expected to change nothing. */

@@ -242,15 +242,18 @@ export class ServerConnection implements ServerAccess, ServerSql {
   }
 
   /**
-   * Which of CREATEDB / CREATEROLE the admin lacks ([] for a superuser). Read at most every
-   * PRIVILEGES_RECHECK_MS: every pass asks, and role attributes hardly ever change.
+   * Which of CREATEDB / CREATEROLE the admin lacks ([] for a superuser). A complete set is trusted for
+   * PRIVILEGES_RECHECK_MS (every pass asks, and role attributes hardly ever change); a lack is read
+   * again at every ask, so the pass after a superuser's grant sees it (those passes are retries, a
+   * minute apart, or asked for by a person).
    */
   async missingAdminPrivileges(): Promise<string[]> {
     const now = Date.now();
-    if (this.#privileges === undefined || now - this.#privileges.at >= PRIVILEGES_RECHECK_MS) {
-      this.#privileges = { at: now, missing: (await checkAdminPrivileges(this)).missing };
-    }
-    return this.#privileges.missing;
+    const known = this.#privileges;
+    if (known !== undefined && known.missing.length === 0 && now - known.at < PRIVILEGES_RECHECK_MS) return known.missing;
+    const missing = (await checkAdminPrivileges(this)).missing;
+    this.#privileges = { at: now, missing };
+    return missing;
   }
 
   /** Markers and attributes of a workspace's database and roles, read now. */

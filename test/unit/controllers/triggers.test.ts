@@ -1,8 +1,8 @@
 // Which lane a WorkspaceDatabase seen by the informer goes to: a settled one is resync work.
 import { expect } from "chai";
-import type { WorkspaceDatabase } from "../../../src/api/types.ts";
+import type { DatabaseServer, WorkspaceDatabase } from "../../../src/api/types.ts";
 import type { Secret } from "../../../src/kube/types.ts";
-import { addedPriority, workspaceSettled } from "../../../src/controllers/triggers.ts";
+import { addedPriority, serverChanged, workspaceSettled } from "../../../src/controllers/triggers.ts";
 
 function workspace(over: { annotations?: Record<string, string>; generation?: number; observed?: number; ready?: string; deleting?: boolean; tokens?: { rw?: string; ro?: string } } = {}): WorkspaceDatabase {
   return {
@@ -59,5 +59,21 @@ describe("controllers/triggers", () => {
     expect(addedPriority(reused, cache(secret("w-rw", both), secret("w-ro", both)))).to.equal("high");
     expect(addedPriority(workspace(), cache(undefined, secret("w-ro")))).to.equal("high");
     expect(addedPriority(workspace(), cache(secret("w-rw"), secret("w-ro", {}, null)))).to.equal("high");
+  });
+
+  it("a DatabaseServer gets a pass for a new spec, a deletion or changed annotations (a person asking for a check now), never for our own status writes", () => {
+    const server = (meta: Partial<DatabaseServer["metadata"]>, status?: DatabaseServer["status"]): DatabaseServer => ({
+      apiVersion: "workspacedb.io/v1alpha1",
+      kind: "DatabaseServer",
+      metadata: { name: "main", generation: 1, ...meta },
+      spec: { host: "db", adminSecretRef: { namespace: "ns", name: "admin" } },
+      ...(status ? { status } : {}),
+    }) as DatabaseServer;
+    const base = server({});
+    expect(serverChanged(base, server({}, { observedGeneration: 1, databases: 3 }))).to.equal(false);
+    expect(serverChanged(base, server({ finalizers: ["workspacedb.io/finalizer"] }))).to.equal(false);
+    expect(serverChanged(base, server({ generation: 2 }))).to.equal(true);
+    expect(serverChanged(base, server({ deletionTimestamp: "2026-01-01T00:00:00Z" }))).to.equal(true);
+    expect(serverChanged(base, server({ annotations: { "example.org/checked-at": "now" } }))).to.equal(true);
   });
 });
