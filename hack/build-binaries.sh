@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the test ground's kube-apiserver, kube-controller-manager and etcd, and the helm used by the
-# chart tests, from the Go module proxy, cached by version.
+# Builds the test ground's kube-apiserver, kube-controller-manager and etcd, the helm used by the
+# chart tests, and the GitOps checkers of hack/tools (kstatus on sigs.k8s.io/cli-utils, argo-health on
+# gopher-lua), from the Go module proxy, cached by version (the checkers by a digest of their sources).
 #
 # With --node it also builds what a node of the ground needs (test/ground/node.ts): kubelet,
 # kube-proxy and kube-scheduler (the same wrapper module as kube-apiserver), containerd, ctr and
@@ -46,8 +47,14 @@ have_node() {
   [[ -x "$OUT_DIR/kubelet" && -x "$OUT_DIR/kube-proxy" && -x "$OUT_DIR/kube-scheduler" && -x "$OUT_DIR/pause" ]] &&
     have_containerd && have_coredns
 }
+# The checkers in hack/tools are this repository's code: rebuilt when their sources change.
+TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/tools" && pwd)"
+tools_digest() { (cd "$TOOLS_DIR" && cat go.mod go.sum ./*/*.go | sha256sum | cut -c1-16); }
+have_tools() {
+  [[ -x "$OUT_DIR/kstatus" && -x "$OUT_DIR/argo-health" && "$(cat "$OUT_DIR/tools.digest" 2>/dev/null)" == "$(tools_digest)" ]]
+}
 have_all() {
-  [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/kube-controller-manager" && -x "$OUT_DIR/etcd" ]] && have_helm &&
+  [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/kube-controller-manager" && -x "$OUT_DIR/etcd" ]] && have_helm && have_tools &&
     { [[ $NODE == false ]] || have_node; }
 }
 
@@ -187,6 +194,15 @@ build_helm() {
   with_progress "helm" bash -c "cd '$dir' && GOBIN='$dir/bin' go install -trimpath -ldflags '$ld' 'helm.sh/helm/v3/cmd/helm@$HELM_VERSION' && mv '$dir/bin/helm' '$OUT_DIR/helm.tmp' && mv '$OUT_DIR/helm.tmp' '$OUT_DIR/helm'"
 }
 
+build_tools() {
+  have_tools && return 0
+  log "building kstatus and argo-health (hack/tools: sigs.k8s.io/cli-utils, github.com/yuin/gopher-lua)"
+  local digest
+  digest="$(tools_digest)"
+  with_progress "tools" bash -c "cd '$TOOLS_DIR' && go build -trimpath -ldflags '-s -w' -o '$work/tools/' ./kstatus ./argo-health && mv '$work/tools/kstatus' '$OUT_DIR/kstatus' && mv '$work/tools/argo-health' '$OUT_DIR/argo-health'"
+  echo "$digest" >"$OUT_DIR/tools.digest"
+}
+
 # Installs the main packages of one module version into $OUT_DIR (atomically, one by one).
 # go_install DIR LDFLAGS TAGS MODULE@VERSION PACKAGE...
 go_install() {
@@ -235,6 +251,7 @@ build_pause() {
 build_etcd
 build_kube
 build_helm
+build_tools
 if [[ $NODE == true ]]; then
   build_containerd
   build_coredns

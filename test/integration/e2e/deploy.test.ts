@@ -1,7 +1,7 @@
 // End to end: the install manifests (Helm chart, config/manager, config/rbac) are accepted by a real
 // API server, and the operator's RBAC is least privilege for real: the operator runs with nothing but
 // the ServiceAccount of config/rbac and still does its whole job, and that account can do nothing else.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -36,6 +36,7 @@ import {
   waitReady,
 } from "../support/fixtures.ts";
 import { startOperator, type OperatorProcess } from "../support/operator.ts";
+import { groundBinary } from "../../support/bin.ts";
 
 const CHART = join(REPO_ROOT, "charts", "workspacedb-operator");
 const SERVICE_ACCOUNT = "workspacedb-operator";
@@ -64,15 +65,6 @@ function run(command: string, args: string[], opts: { input?: string; env?: Node
   });
 }
 
-/** The helm built by hack/build-binaries.sh (in WSDB_BIN_DIR when hack/test.sh set it). */
-function helmPath(): string {
-  const fromEnv = process.env.WSDB_BIN_DIR;
-  if (fromEnv && existsSync(join(fromEnv, "helm"))) return join(fromEnv, "helm");
-  const out = execFileSync("bash", [join(REPO_ROOT, "hack", "build-binaries.sh")], { stdio: ["ignore", "pipe", "inherit"] });
-  const lines = out.toString().trim().split("\n");
-  return join(lines[lines.length - 1] ?? "", "helm");
-}
-
 interface Tools {
   helm: (args: string[]) => Promise<Output>;
   kubectl: (args: string[], input?: string, kubeconfig?: string) => Promise<Output>;
@@ -85,7 +77,7 @@ function tools(): Tools {
   const ground = getGround();
   const home = join(ground.root, "deploy-tools");
   mkdirSync(home, { recursive: true });
-  const helm = helmPath();
+  const helm = groundBinary("helm");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HELM_CACHE_HOME: join(home, "helm-cache"),

@@ -1,10 +1,11 @@
 // Helm, kubectl and ServiceAccount kubeconfigs for end-to-end tests of the install manifests.
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { REPO_ROOT, getGround } from "../../ground/index.ts";
 import { clients } from "./fixtures.ts";
+import { groundBinary } from "../../support/bin.ts";
 
 export const CHART = join(REPO_ROOT, "charts", "workspacedb-operator");
 
@@ -31,15 +32,6 @@ export function run(command: string, args: string[], opts: { input?: string; env
   });
 }
 
-/** The helm built by hack/build-binaries.sh (in WSDB_BIN_DIR when hack/test.sh set it). */
-function helmPath(): string {
-  const fromEnv = process.env.WSDB_BIN_DIR;
-  if (fromEnv && existsSync(join(fromEnv, "helm"))) return join(fromEnv, "helm");
-  const out = execFileSync("bash", [join(REPO_ROOT, "hack", "build-binaries.sh")], { stdio: ["ignore", "pipe", "inherit"] });
-  const lines = out.toString().trim().split("\n");
-  return join(lines[lines.length - 1] ?? "", "helm");
-}
-
 export interface Tools {
   helm: (args: string[]) => Promise<Output>;
   kubectl: (args: string[], opts?: { input?: string; kubeconfig?: string; allowFailure?: boolean }) => Promise<Output>;
@@ -52,7 +44,7 @@ export function tools(): Tools {
   const ground = getGround();
   const home = join(ground.root, "deploy-tools");
   mkdirSync(home, { recursive: true });
-  const helm = helmPath();
+  const helm = groundBinary("helm");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HELM_CACHE_HOME: join(home, "helm-cache"),

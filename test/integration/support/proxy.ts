@@ -29,8 +29,9 @@ export class RecordingProxy {
     });
   }
 
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
+  /** Listens on loopback: on `port` (one a closed proxy used, to bring a server back), else on any free one. */
+  async listen(port = 0): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(port, "127.0.0.1", resolve));
     const address = this.#server.address();
     this.port = typeof address === "object" && address !== null ? address.port : 0;
   }
