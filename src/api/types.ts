@@ -23,7 +23,7 @@ export const FINALIZER = "workspacedb.io/finalizer";
  */
 export const ANNOTATION_CRD_REVISION = "workspacedb.io/schema-revision";
 /** The CRD schema revision this operator needs. */
-export const CRD_SCHEMA_REVISION = 4;
+export const CRD_SCHEMA_REVISION = 5;
 
 /** Namespace annotation (set by the platform team) naming the existing databases its WorkspaceDatabases may adopt. */
 export const ANNOTATION_ADOPT = "workspacedb.io/adopt";

@@ -54,8 +54,10 @@ export function toFailure(err: unknown): ReconcileFailure {
     // 0: unreachable; 408, 429, 5xx: busy or failing. Anything else the API server decided.
     const unavailable = err.code === 0 || err.code === 408 || err.code === 429 || err.code >= 500;
     const message = err.code === 403 ? `${err.message} (the operator's RBAC does not allow it: see config/rbac/)` : err.message;
-    // 409 (a write raced another one) is over at the next pass; any other refusal waits for a person.
-    return new ReconcileFailure(unavailable ? Reasons.KubernetesUnavailable : Reasons.KubernetesRejected, message, { kind: "backoff" }, { cause: err, stalled: !unavailable && err.code !== 409 });
+    // 404, 409, 410 (the object went or changed between our read and our write) are over at the next
+    // pass; any other refusal (403 RBAC, 422 a webhook or quota) waits for a person.
+    const raced = err.code === 404 || err.code === 409 || err.code === 410;
+    return new ReconcileFailure(unavailable ? Reasons.KubernetesUnavailable : Reasons.KubernetesRejected, message, { kind: "backoff" }, { cause: err, stalled: !unavailable && !raced });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new ReconcileFailure(Reasons.InternalError, `${message} (an unexpected failure of the operator: please report it with its log)`, { kind: "backoff" }, { cause: err });

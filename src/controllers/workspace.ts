@@ -9,7 +9,7 @@ import {
 import type { KubePort } from "../kube/client.ts";
 import { isFenced } from "../runtime/fence.ts";
 import { checkConnectionLimit, checkNamespaceAllowed } from "./access.ts";
-import { READY, RECONCILING, Reasons, STALLED, findCondition, removeCondition, setCondition, setReadiness, type ConditionInput } from "./conditions.ts";
+import { READY, RECONCILING, Reasons, STALLED, findCondition, setCondition, setReadiness, type ConditionInput } from "./conditions.ts";
 import { SPEC_DEFAULTS, endpointOf, serverName, workspaceNames, workspaceRef, type WorkspaceDeps } from "./context.ts";
 import { ensureCredentialSecret, type CredentialOutcome } from "./credentials.ts";
 import { finalizeWorkspace } from "./deletion.ts";
@@ -259,10 +259,13 @@ async function recordProgress(deps: WorkspaceDeps, obj: WorkspaceDatabase, serve
  * waits for it; Ready stays as it is. Written once per regeneration, never by a pass that changes nothing.
  */
 async function markRegenerating(deps: WorkspaceDeps, obj: WorkspaceDatabase, outcomes: readonly CredentialOutcome[], now: Date): Promise<void> {
+  // A regeneration that keeps failing on something only a person can fix stays Stalled: its retries
+  // must not flip the object between Failed and InProgress (the pass that succeeds clears it).
+  if (findCondition(obj.status?.conditions, STALLED)?.status === "True") return;
   const logins = outcomes.map((o) => `${o.access === "read-write" ? "read/write" : "read-only"} login "${o.username}"`).join(" and ");
   const secrets = outcomes.map((o) => o.secretName).join(" and ");
   const conditions = setCondition(
-    removeCondition(obj.status?.conditions ?? [], STALLED),
+    obj.status?.conditions ?? [],
     { type: RECONCILING, status: "True", reason: Reasons.Regenerating, message: `giving the ${logins} the new password of Secret ${secrets}`, observedGeneration: obj.metadata.generation },
     now,
   );

@@ -38,6 +38,8 @@ describe("reconcile failures", () => {
     expect(toFailure(statusError(403, JSON.stringify({ reason: "Forbidden", message: "no" }), "updating Secret")).stalled).to.equal(true);
     // A write that raced another one is over at the next pass; an unavailable API server heals.
     expect(toFailure(statusError(409, JSON.stringify({ reason: "Conflict", message: "modified" }), "updating Secret")).stalled).to.equal(false);
+    expect(toFailure(statusError(404, JSON.stringify({ reason: "NotFound", message: "gone" }), "replacing Secret")).stalled).to.equal(false);
+    expect(toFailure(statusError(422, JSON.stringify({ reason: "Invalid", message: "denied by policy" }), "updating Secret")).stalled).to.equal(true);
     expect(toFailure(statusError(503, "", "listing")).stalled).to.equal(false);
     expect(toFailure(new TypeError("x")).stalled).to.equal(false);
   });
