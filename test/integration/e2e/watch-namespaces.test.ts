@@ -65,7 +65,8 @@ async function traces(namespace: string, name: string): Promise<string[]> {
   const found: string[] = [];
   const obj = (await getWorkspace(namespace, name)) as WorkspaceDatabase;
   if ((obj.metadata.finalizers ?? []).length > 0) found.push(`finalizers ${JSON.stringify(obj.metadata.finalizers)}`);
-  if (obj.status !== undefined) found.push(`status ${JSON.stringify(obj.status)}`);
+  // The CRD defaults status to { observedGeneration: 0 } until the operator's first pass writes it.
+  if (obj.status !== undefined && JSON.stringify(obj.status) !== JSON.stringify({ observedGeneration: 0 })) found.push(`status ${JSON.stringify(obj.status)}`);
   for (const secret of [`${name}-rw`, `${name}-ro`]) if (await readSecret(namespace, secret)) found.push(`Secret ${secret}`);
   const events = await listEvents(namespace, name);
   if (events.length > 0) found.push(`Events ${events.map((e) => e.reason).join(",")}`);
