@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the test ground's kube-apiserver, kube-controller-manager and etcd, the helm used by the
-# chart tests, and the GitOps checkers of hack/tools (kstatus on sigs.k8s.io/cli-utils, argo-health on
+# chart tests, promtool (the chart's alerting rules), and the GitOps checkers of hack/tools (kstatus on sigs.k8s.io/cli-utils, argo-health on
 # gopher-lua), from the Go module proxy, cached by version (the checkers by a digest of their sources).
 #
 # With --node it also builds what a node of the ground needs (test/ground/node.ts): kubelet,
@@ -19,6 +19,9 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.3.4}"
 COREDNS_VERSION="${COREDNS_VERSION:-v1.14.7}"
+# promtool evaluates the chart's alerting rules (`promtool test rules`); Prometheus 3.x's Go module
+# versions are v0.3MM.P for release 3.MM.P.
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
 NODE=false
 for arg in "$@"; do
   case "$arg" in
@@ -53,8 +56,13 @@ tools_digest() { (cd "$TOOLS_DIR" && cat go.mod go.sum ./*/*.go | sha256sum | cu
 have_tools() {
   [[ -x "$OUT_DIR/kstatus" && -x "$OUT_DIR/argo-health" && "$(cat "$OUT_DIR/tools.digest" 2>/dev/null)" == "$(tools_digest)" ]]
 }
+# promtool is stamped with its version by the same ldflags Prometheus's release uses.
+have_promtool() {
+  [[ -x "$OUT_DIR/promtool" && "$("$OUT_DIR/promtool" --version 2>/dev/null | sed -n 's/^promtool, version \([^ ]*\).*/\1/p')" == "$PROMETHEUS_VERSION" ]]
+}
 have_all() {
   [[ -x "$OUT_DIR/kube-apiserver" && -x "$OUT_DIR/kube-controller-manager" && -x "$OUT_DIR/etcd" ]] && have_helm && have_tools &&
+    have_promtool &&
     { [[ $NODE == false ]] || have_node; }
 }
 
@@ -203,6 +211,15 @@ build_tools() {
   echo "$digest" >"$OUT_DIR/tools.digest"
 }
 
+build_promtool() {
+  have_promtool && return 0
+  log "building promtool $PROMETHEUS_VERSION (github.com/prometheus/prometheus/cmd/promtool)"
+  local dir="$work/promtool"
+  mkdir -p "$dir"
+  local ld="-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION -X github.com/prometheus/common/version.Revision=module-proxy"
+  with_progress "promtool" go_install "$dir" "$ld" "" "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/promtool
+}
+
 # Installs the main packages of one module version into $OUT_DIR (atomically, one by one).
 # go_install DIR LDFLAGS TAGS MODULE@VERSION PACKAGE...
 go_install() {
@@ -252,6 +269,7 @@ build_etcd
 build_kube
 build_helm
 build_tools
+build_promtool
 if [[ $NODE == true ]]; then
   build_containerd
   build_coredns
@@ -261,6 +279,7 @@ fi
 "$OUT_DIR/kube-apiserver" --version >&2
 "$OUT_DIR/kube-controller-manager" --version >&2
 "$OUT_DIR/helm" version --short >&2
+"$OUT_DIR/promtool" --version | sed -n 1p >&2
 if [[ $NODE == true ]]; then
   "$OUT_DIR/kubelet" --version >&2
   "$OUT_DIR/containerd" --version >&2

@@ -36,7 +36,8 @@ import { createMetrics, createRegistry } from "./runtime/metrics.ts";
 import { compactSecret } from "./controllers/secret.ts";
 import { passwordWorkPending } from "./controllers/credentials.ts";
 import { createDataApi } from "./dataapi/index.ts";
-import { addedPriority, serverChanged, workspaceChanged, workspaceSample, workspaceSettled } from "./controllers/triggers.ts";
+import { addedPriority, serverChanged, serverSample, workspaceChanged, workspaceSample, workspaceSettled } from "./controllers/triggers.ts";
+import { PendingSince, regenerationPending } from "./controllers/pending.ts";
 
 /** True when `ws` may have something on the DatabaseServer `server` (status records both: written before anything is created). */
 function usesServer(ws: WorkspaceDatabase, server: string): boolean {
@@ -72,13 +73,26 @@ export function buildOperator(
   onLostLeadership: () => void,
   onFatal: (message: string) => void = (message) => log.error(message),
 ): Operator {
-  // The per-object gauges are computed at scrape time from the WorkspaceDatabases' cache.
-  const metrics = createMetrics(createRegistry({ defaultMetrics: true }), function* () {
-    for (const ws of workspaces.list()) {
-      const sample = workspaceSample(ws);
-      if (sample !== undefined) yield sample;
-    }
-  });
+  // The per-object and state gauges are computed at scrape time from the caches, by the leader only
+  // (a standby's caches, when the data API runs them, would count every object twice).
+  const leading = (): boolean => !settings.leaderElection.enabled || manager.isLeader();
+  const pendingSince = new PendingSince();
+  const metrics = createMetrics(
+    createRegistry({ defaultMetrics: true }),
+    function* () {
+      if (!leading()) return;
+      const now = new Date();
+      for (const ws of workspaces.list()) {
+        const since = pendingSince.mark(objectKey(ws), regenerationPending(ws, secretsOf(ws), now), now.getTime());
+        const sample = workspaceSample(ws, since);
+        if (sample !== undefined) yield sample;
+      }
+    },
+    function* () {
+      if (!leading()) return;
+      for (const server of serverInformer.list()) yield serverSample(server);
+    },
+  );
   const identity = settings.leaderElection.identity ?? defaultIdentity();
   // Closed until the lease is held (open for good without leader election): every write and statement checks it.
   const fence = new Fence({ open: !settings.leaderElection.enabled });
@@ -204,6 +218,7 @@ export function buildOperator(
             newPassword: () => generatePassword(settings.passwordLength),
             verifier: (password) => scramSha256VerifierAsync(password),
             loginChecks,
+            onDrift: (kind) => metrics.driftRepairs.inc({ kind }),
           },
           namespace,
           name,
@@ -252,13 +267,21 @@ export function buildOperator(
     const name = obj.status?.server ?? obj.spec.serverRef?.name;
     if (name !== undefined && serverInformer.get(name)?.metadata.deletionTimestamp !== undefined) serverController.enqueue(name);
   };
+  // A regeneration's age counts from the watch event that asked for it (see PendingSince).
+  const notePending = (obj: WorkspaceDatabase): void => {
+    if (secrets.hasSynced()) pendingSince.mark(objectKey(obj), regenerationPending(obj, secretsOf(obj), new Date()), Date.now());
+  };
   workspaces.on({
     onAdd: (obj) => workspaceController.enqueue(objectKey(obj), addedPriority(obj, secrets.hasSynced() ? secretsOf(obj) : undefined)),
     onUpdate: (old, obj) => {
-      if (workspaceChanged(old, obj)) workspaceController.enqueue(objectKey(obj));
+      if (workspaceChanged(old, obj)) {
+        workspaceController.enqueue(objectKey(obj));
+        notePending(obj);
+      }
       if (old.status?.server !== obj.status?.server) serverOf(obj);
     },
     onDelete: (obj) => {
+      pendingSince.forget(objectKey(obj));
       serverOf(obj);
     },
   });

@@ -6,6 +6,7 @@ import { Reasons } from "./conditions.ts";
 import { ReconcileFailure } from "./failure.ts";
 import type { WorkspaceNames, WorkspaceRef } from "./ports.ts";
 import type { LoginChecks } from "./login-checks.ts";
+import type { DriftKind } from "../runtime/metrics.ts";
 import type { ConnectionEndpoint } from "./secret.ts";
 import type { ServerRegistry } from "./servers.ts";
 
@@ -26,6 +27,8 @@ export interface WorkspaceDeps {
   verifier: (password: string) => Promise<string>;
   /** Which passes prove passwords by logging in (always after a change; periodically within a budget). */
   loginChecks: LoginChecks;
+  /** Counts a repair of something changed behind the operator's back (the drift metric). */
+  onDrift?: (kind: DriftKind) => void;
 }
 
 /**

@@ -138,6 +138,7 @@ export async function verifyLogin(deps: WorkspaceDeps, sql: ServerSql, obj: Work
       await beforeWrite();
       await sql.setPassword(outcome.username, await deps.verifier(outcome.password));
       log.info("password of role did not match its Secret; reset from the Secret", { access: outcome.access });
+      deps.onDrift?.("password");
       deps.kube.recordEvent(obj, "Normal", "PasswordReset", `the ${label(outcome)} login's password did not match Secret ${outcome.secretName}; set it from the Secret`);
       return;
     case "insecure":

@@ -3,8 +3,8 @@ import type { DatabaseServer, WorkspaceDatabase } from "../api/types.ts";
 import type { Secret } from "../kube/types.ts";
 import type { Priority } from "../runtime/queue.ts";
 import { passwordWorkPending } from "./credentials.ts";
-import type { WorkspaceSample } from "../runtime/metrics.ts";
-import { READY, findCondition } from "./conditions.ts";
+import type { ServerSample, WorkspaceSample } from "../runtime/metrics.ts";
+import { READY, Reasons, findCondition } from "./conditions.ts";
 import { sameJson } from "./equal.ts";
 
 /**
@@ -55,17 +55,43 @@ export function addedPriority(obj: WorkspaceDatabase, secretOf?: (name: string) 
   return secretOf !== undefined && passwordWorkPending(obj, secretOf, now) ? "high" : "low";
 }
 
-/** What the scrape-time gauges report of a cached WorkspaceDatabase; undefined while it is being deleted. */
-export function workspaceSample(obj: WorkspaceDatabase): WorkspaceSample | undefined {
+/** A reason as the metrics label it: one of the contract's, or `Other` (status is writable by more than the operator). */
+export function reasonLabel(reason: string | undefined): string {
+  if (reason === undefined || reason === "") return "Unknown";
+  return KNOWN_REASONS.has(reason) ? reason : "Other";
+}
+const KNOWN_REASONS: ReadonlySet<string> = new Set(Object.values(Reasons));
+
+/**
+ * What the scrape-time gauges report of a cached WorkspaceDatabase; undefined while it is being
+ * deleted. `regenerationSince`: when a pending regeneration of it was first seen (see
+ * PendingRegenerations).
+ */
+export function workspaceSample(obj: WorkspaceDatabase, regenerationSince?: number): WorkspaceSample | undefined {
   if (obj.metadata.deletionTimestamp !== undefined) return undefined;
   const creds = obj.status?.credentials;
   const changedAt: WorkspaceSample["changedAt"] = {};
   if (creds?.readWrite?.passwordChangedAt) changedAt["read-write"] = creds.readWrite.passwordChangedAt;
   if (creds?.readOnly?.passwordChangedAt) changedAt["read-only"] = creds.readOnly.passwordChangedAt;
-  return {
+  const condition = findCondition(obj.status?.conditions, READY);
+  const ready = condition?.status === "True";
+  const sample: WorkspaceSample = {
     namespace: obj.metadata.namespace ?? "",
     name: obj.metadata.name,
-    ready: findCondition(obj.status?.conditions, READY)?.status === "True",
+    ready,
     changedAt,
+    reason: reasonLabel(condition?.reason),
   };
+  if (!ready) {
+    const since = Date.parse(condition?.lastTransitionTime ?? obj.metadata.creationTimestamp ?? "");
+    if (Number.isFinite(since)) sample.notReadySince = since;
+  }
+  if (regenerationSince !== undefined) sample.regenerationSince = regenerationSince;
+  return sample;
+}
+
+/** What the scrape-time gauges report of a cached DatabaseServer. */
+export function serverSample(obj: DatabaseServer): ServerSample {
+  const condition = findCondition(obj.status?.conditions, READY);
+  return { name: obj.metadata.name, ready: condition?.status === "True", reason: reasonLabel(condition?.reason) };
 }

@@ -168,6 +168,9 @@ async function provisionWorkspace(deps: WorkspaceDeps, original: WorkspaceDataba
     verifiers: await preparedVerifiers(deps, facts, readWrite, readOnly),
   }, claimed.marked ? undefined : claimed.shared);
   if (result.statements > 0) log.info("applied SQL changes", { statements: result.statements, database: names.database });
+  // On a workspace Ready for its spec, anything to apply or a Secret to make again was changed by someone else.
+  if (settled && result.statements > 0) deps.onDrift?.("sql");
+  if (settled) for (const step of [readWrite, readOnly]) if (step.change === "missing") deps.onDrift?.("secret");
 
   const quiet = settled && result.statements === 0;
   for (const outcome of [readWrite, readOnly]) {

@@ -27,7 +27,14 @@ export function createRegistry(opts: { defaultMetrics?: boolean } = {}): Registr
  *   change or in a pass that changed something; `periodic`: the drift budget);
  * - `workspacedb_data_api_requests_total{resource,verb,code}`: data API answers (`resource` is
  *   `workspacetables` or `discovery`; `verb` get, list or preview);
- * - `workspacedb_data_api_preview_duration_seconds` (histogram): time to answer a preview.
+ * - `workspacedb_data_api_preview_duration_seconds` (histogram): time to answer a preview;
+ * - `workspacedb_databases_by_reason{reason}`, `workspacedb_databases_not_ready_oldest_seconds{reason}`,
+ *   `workspacedb_regenerations_pending`, `workspacedb_regeneration_oldest_pending_seconds` and
+ *   `workspacedb_database_server_ready{server,reason}`: the state alerts read, computed at scrape time
+ *   (label values bounded: reasons are the contract's, servers are cluster-scoped objects only
+ *   platform admins create);
+ * - `workspacedb_drift_repairs_total{kind}`: repairs of changes made behind the operator's back
+ *   (`kind` password, secret or sql, see {@link DRIFT_KINDS}).
  */
 export interface Metrics {
   readonly registry: Registry;
@@ -43,7 +50,17 @@ export interface Metrics {
   readonly passwordChecks: Counter<"reason">;
   readonly dataApiRequests: Counter<"resource" | "verb" | "code">;
   readonly dataApiPreviewDuration: Histogram;
+  readonly driftRepairs: Counter<"kind">;
 }
+
+/**
+ * What a drift repair put back: `password` a role's password set again from its Secret (a login
+ * check failed), `secret` a credentials Secret (or its password) deleted after provisioning and made
+ * again with a new password, `sql` statements applied to a workspace that was Ready for its spec
+ * (privileges, role attributes, settings, a dropped database or role).
+ */
+export const DRIFT_KINDS = ["password", "secret", "sql"] as const;
+export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 /** One WorkspaceDatabase as the scrape-time gauges see it. */
 export interface WorkspaceSample {
@@ -52,30 +69,126 @@ export interface WorkspaceSample {
   ready: boolean;
   /** When each login's password last changed (RFC 3339), when known. */
   changedAt: Partial<Record<Access, string>>;
+  /** The Ready condition's reason, one of the contract's (`Unknown` before the first pass; default). */
+  reason?: string;
+  /** Not Ready: since when (ms since the epoch; Ready's last transition, or the object's creation). */
+  notReadySince?: number;
+  /** A regeneration is asked for and not yet applied: since when this replica has seen it (ms). */
+  regenerationSince?: number;
 }
 
 /** Where the scrape-time gauges read the WorkspaceDatabases from (called once per scrape). */
 export type WorkspaceSamples = () => Iterable<WorkspaceSample>;
 
+/** One DatabaseServer as the scrape-time gauges see it. */
+export interface ServerSample {
+  name: string;
+  ready: boolean;
+  /** The Ready condition's reason (`Unknown` before the first pass). */
+  reason: string;
+}
+
+/** Where the scrape-time gauges read the DatabaseServers from (called once per scrape). */
+export type ServerSamples = () => Iterable<ServerSample>;
+
+/** The workspace gauges' figures, from one walk over the samples. */
+interface WorkspaceSummary {
+  ready: number;
+  notReady: number;
+  byReason: Map<string, number>;
+  oldestNotReady: Map<string, number>;
+  regenerationsPending: number;
+  oldestRegeneration: number | undefined;
+}
+
+function summarize(samples: Iterable<WorkspaceSample>): WorkspaceSummary {
+  const out: WorkspaceSummary = { ready: 0, notReady: 0, byReason: new Map(), oldestNotReady: new Map(), regenerationsPending: 0, oldestRegeneration: undefined };
+  for (const ws of samples) {
+    const reason = ws.reason ?? "Unknown";
+    out.byReason.set(reason, (out.byReason.get(reason) ?? 0) + 1);
+    if (ws.ready) out.ready++;
+    else {
+      out.notReady++;
+      const since = ws.notReadySince;
+      if (since !== undefined) out.oldestNotReady.set(reason, Math.min(out.oldestNotReady.get(reason) ?? since, since));
+    }
+    if (ws.regenerationSince !== undefined) {
+      out.regenerationsPending++;
+      out.oldestRegeneration = Math.min(out.oldestRegeneration ?? ws.regenerationSince, ws.regenerationSince);
+    }
+  }
+  return out;
+}
+
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** Defines every operator metric on `registry` (once per registry). */
-export function createMetrics(registry: Registry, workspaces: WorkspaceSamples = () => []): Metrics {
+export function createMetrics(registry: Registry, workspaces: WorkspaceSamples = () => [], servers: ServerSamples = () => []): Metrics {
   const registers = [registry];
+  // One walk over the workspaces serves every workspace gauge of a scrape (each collects on its own).
+  let memo: { at: number; summary: WorkspaceSummary } | undefined;
+  const summary = (): WorkspaceSummary => {
+    const now = Date.now();
+    if (memo === undefined || now - memo.at > 500) memo = { at: now, summary: summarize(workspaces()) };
+    return memo.summary;
+  };
+  const seconds = (since: number): number => Math.max(0, (Date.now() - since) / 1000);
   new Gauge({
     name: "workspacedb_databases",
     help: "WorkspaceDatabases by readiness (ready=true|false).",
     labelNames: ["ready"] as const,
     registers,
     collect() {
-      let ready = 0;
-      let notReady = 0;
-      for (const ws of workspaces()) {
-        if (ws.ready) ready++;
-        else notReady++;
-      }
+      const { ready, notReady } = summary();
       this.set({ ready: "true" }, ready);
       this.set({ ready: "false" }, notReady);
+    },
+  });
+  new Gauge({
+    name: "workspacedb_databases_by_reason",
+    help: "WorkspaceDatabases by the reason of their Ready condition (Provisioned when Ready; Unknown before the first pass).",
+    labelNames: ["reason"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, n] of summary().byReason) this.set({ reason }, n);
+    },
+  });
+  new Gauge({
+    name: "workspacedb_databases_not_ready_oldest_seconds",
+    help: "Seconds the longest not-Ready WorkspaceDatabase has been not Ready, by reason (no series for a reason no object has).",
+    labelNames: ["reason"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, since] of summary().oldestNotReady) this.set({ reason }, seconds(since));
+    },
+  });
+  new Gauge({
+    name: "workspacedb_regenerations_pending",
+    help: "WorkspaceDatabases with a password regeneration asked for and not yet applied.",
+    registers,
+    collect() {
+      this.set(summary().regenerationsPending);
+    },
+  });
+  new Gauge({
+    name: "workspacedb_regeneration_oldest_pending_seconds",
+    help: "Seconds since the oldest pending regeneration was first seen by this replica (0: none pending).",
+    registers,
+    collect() {
+      const oldest = summary().oldestRegeneration;
+      this.set(oldest === undefined ? 0 : seconds(oldest));
+    },
+  });
+  new Gauge({
+    name: "workspacedb_database_server_ready",
+    help: "1 while a DatabaseServer is Ready, else 0; reason is its Ready condition's reason.",
+    labelNames: ["server", "reason"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const server of servers()) this.set({ server: server.name, reason: server.reason }, server.ready ? 1 : 0);
     },
   });
   // One series per credential: built at scrape time and dropped after it (prom-client's Gauge would
@@ -156,7 +269,20 @@ export function createMetrics(registry: Registry, workspaces: WorkspaceSamples =
       buckets: durationBuckets,
       registers,
     }),
+    driftRepairs: driftRepairs(registers),
   };
+}
+
+/** The drift counter, every kind present from the start (so that `increase()` sees the first repair). */
+function driftRepairs(registers: Registry[]): Counter<"kind"> {
+  const counter = new Counter({
+    name: "workspacedb_drift_repairs_total",
+    help: "Changes made behind the operator's back that it repaired, by kind (password, secret, sql).",
+    labelNames: ["kind"] as const,
+    registers,
+  });
+  for (const kind of DRIFT_KINDS) counter.inc({ kind }, 0);
+  return counter;
 }
 
 /** Adapts the workqueue metrics of `metrics` to a {@link QueueObserver} for the queue called `name`. */

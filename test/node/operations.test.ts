@@ -383,10 +383,15 @@ describe("on a node: operating it (failover, drain, failures, upgrade, rollback,
       goodRevision = await releaseRevision();
     });
 
-    it("a bad helm upgrade (a wrong setting) leaves the old ReplicaSet serving and Ready, the new pod's log names the setting, and helm rollback recovers", async () => {
+    it("a helm upgrade the schema refuses changes nothing; a bad one (settings that contradict each other) leaves the old ReplicaSet serving and Ready, the new pod's log names the setting, and helm rollback recovers", async () => {
       const before = await waitOperatorPods(2);
       const secrets = await workspaceSecrets(ns, workspace);
-      const bad = await tools().helm(["upgrade", RELEASE, CHART, "-n", SYSTEM, "--reset-then-reuse-values", "--set", "settings.passwordLength=8", "--wait", "--timeout", "40s"]).then(
+      // values.schema.json: refused by helm itself, naming the value; no new revision, no new pod.
+      const refused = await tools().helm(["upgrade", RELEASE, CHART, "-n", SYSTEM, "--reset-then-reuse-values", "--set", "settings.passwordLength=8"]).then(
+        () => "succeeded", (err: Error) => err.message);
+      expect(refused).to.contain("at '/settings/passwordLength': minimum: got 8, want 16");
+      expect(await releaseRevision()).to.equal(goodRevision);
+      const bad = await tools().helm(["upgrade", RELEASE, CHART, "-n", SYSTEM, "--reset-then-reuse-values", "--set", "settings.postgres.statementTimeout=25s", "--wait", "--timeout", "40s"]).then(
         () => "succeeded", (err: Error) => err.message);
       expect(bad).to.contain("UPGRADE FAILED");
       const pods = await operatorPods();
@@ -397,7 +402,7 @@ describe("on a node: operating it (failover, drain, failures, upgrade, rollback,
       expect(fresh[0]!.ready).to.equal(false);
       const log = await eventually("the new pod's log", async () => {
         const out = await kubectlResult(["-n", SYSTEM, "logs", fresh[0]!.name, ...(fresh[0]!.restarts > 0 ? ["--previous"] : [])]);
-        return out.stdout.includes("passwordLength") ? out.stdout : undefined;
+        return out.stdout.includes("postgres.statementTimeout") ? out.stdout : undefined;
       }, 30_000, 1000);
       process.stderr.write(`      (the new pod says: ${log.trim().split("\n").pop()})\n`);
       // Still serving: a regeneration asked now is done by the old leader.

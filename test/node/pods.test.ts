@@ -2,7 +2,7 @@
 // README says, then notebook, dashboard and pipeline pods using the credentials Secrets.
 import { expect } from "chai";
 import { eventually, readSecret, unique } from "../integration/support/fixtures.ts";
-import { apply, digest, installFromReadme, kubectl, kubectlResult, mainServer, node, podOf, pythonContainer, RELEASE, runPod, SYSTEM } from "./support.ts";
+import { apply, digest, helm, installFromReadme, kubectl, kubectlResult, mainServer, node, podOf, pythonContainer, RELEASE, runPod, SYSTEM } from "./support.ts";
 
 /** Python run by the pods: connects with libpq's environment or a URL, prints one line per step. */
 const CONNECT = `
@@ -256,5 +256,15 @@ print("\\n".join(l for l in text.splitlines() if l.startswith("workspacedb_")))
 `)]));
     expect(log).to.match(/^workspacedb_/m);
     expect(log).to.match(/^workspacedb_leader [01]$/m);
+  });
+
+  it("passes `helm test`: a pod of the operator's image finds the metrics Service ready and a replica leading", async () => {
+    const out = await helm(["test", RELEASE, "-n", SYSTEM, "--logs", "--timeout", "3m"]);
+    const text = out.stdout + out.stderr;
+    expect(text).to.match(new RegExp(`TEST SUITE:\\s+${RELEASE}-test-leader[\\s\\S]*Phase:\\s+Succeeded`));
+    expect(text).to.contain("/readyz: 200");
+    expect(text).to.contain("a replica leads: workspacedb_leader 1");
+    // The hook pod is deleted once it succeeded: nothing is left in the release's namespace.
+    expect(await kubectl(["-n", SYSTEM, "get", "pod", `${RELEASE}-test-leader`, "--ignore-not-found", "-o", "name"])).to.equal("");
   });
 });

@@ -14,7 +14,7 @@ import {
   type V1ResourceAttributes,
 } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { parseAllDocuments, stringify } from "yaml";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import { loadSettings } from "../../../src/config/settings.ts";
 import { REPO_ROOT, getGround } from "../../ground/index.ts";
 import { installCrds } from "../support/crds.ts";
@@ -292,11 +292,73 @@ describe("install manifests (end to end)", function () {
     expect(await failure(["--set", "leaderElection.enabled=false"])).to.contain("needs leaderElection.enabled");
     expect(await failure(["--set", "metrics.serviceMonitor.enabled=true,metrics.service.enabled=false"])).to.contain("needs metrics.service.enabled");
     expect(await failure(["--set", "serviceAccount.create=false"])).to.contain("serviceAccount.name is required");
-    expect(await failure(["--set", "settings.leaderElection.enabled=false"])).to.contain("settings.leaderElection is not allowed");
-    expect(await failure(["--set", "settings.dataApi.enabled=false"])).to.contain("settings.dataApi is not allowed");
-    expect(await failure(["--set", "dataApi.certificate.source=self"])).to.contain("dataApi.certificate.source");
+    // Settings the chart owns are refused by values.schema.json, naming them.
+    expect(await failure(["--set", "settings.leaderElection.enabled=false"])).to.match(/at '\/settings': additional properties? 'leaderElection' not allowed/);
+    expect(await failure(["--set", "settings.dataApi.enabled=false"])).to.match(/at '\/settings': additional properties? 'dataApi' not allowed/);
+    expect(await failure(["--set", "dataApi.certificate.source=self"])).to.contain("at '/dataApi/certificate/source'");
+    // Without the schema (helm --skip-schema-validation), the templates still refuse them.
+    expect(await failure(["--skip-schema-validation", "--set", "settings.leaderElection.enabled=false"])).to.contain("settings.leaderElection is not allowed");
+    expect(await failure(["--skip-schema-validation", "--set", "dataApi.certificate.source=self"])).to.contain("dataApi.certificate.source");
     expect(await failure(["--set", "dataApi.certificate.source=certManager"])).to.contain("dataApi.certificate.certManager.issuerRef.name is required");
     expect(await failure(["--set", "dataApi.certificate.source=secret"])).to.contain("dataApi.certificate.secretName is required");
+  });
+
+  it("refuses a wrong type or an unknown key with helm install, template and lint, naming it (values.schema.json)", async () => {
+    const { helm } = tools();
+    const ns = unique("wsdb-schema");
+    const refusal = async (args: string[]): Promise<string> => {
+      try {
+        await helm(args);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error(`helm ${args.join(" ")} should have failed`);
+    };
+    const cases: Array<[string[], RegExp]> = [
+      [["--set", "settings.workers=many"], /at '\/settings\/workers': got string, want integer/],
+      [["--set", "settings.workers=0"], /at '\/settings\/workers': minimum: got 0, want 1/],
+      [["--set", "settings.postgres.maxConnections=3"], /at '\/settings\/postgres': additional properties? 'maxConnections' not allowed/],
+      [["--set", "replicas=3"], /at '': additional properties? 'replicas' not allowed/],
+      [["--set", "settings.resyncPeriod=soon"], /at '\/settings\/resyncPeriod'/],
+      [["--set", "image.pullPolicy=Sometimes"], /at '\/image\/pullPolicy'/],
+    ];
+    for (const [set, why] of cases) {
+      expect(await refusal(["template", "wsdb", CHART, ...set]), `template ${set.join(" ")}`).to.match(why);
+      expect(await refusal(["lint", "--strict", CHART, ...set]), `lint ${set.join(" ")}`).to.match(why);
+    }
+    // install refuses before it creates anything: no release, no namespace.
+    const install = await refusal(["install", "wsdb-schema", CHART, "--namespace", ns, "--create-namespace", "--kubeconfig", getGround().kubeconfigPath, "--set", "settings.logFormat=xml"]);
+    expect(install).to.match(/at '\/settings\/logFormat': value must be one of 'json', 'text'/);
+    expect((await tools().kubectl(["get", "namespace", ns, "--ignore-not-found", "-o", "name"])).stdout.trim()).to.equal("");
+    // A parent chart's global values are allowed; durations as strings or milliseconds.
+    await helm(["template", "wsdb", CHART, "--set", "global.imageRegistry=mirror.internal", "--set", "settings.resyncPeriod=90000", "--set", "leaderElection.leaseDuration=40s"]);
+  });
+
+  it("renders the optional NetworkPolicy (checked by rendering: the ground's CNI does not enforce policies) and the Artifact Hub examples, accepted by the API server", async () => {
+    const { helm } = tools();
+    const rendered = await helm(["template", "wsdb", CHART, "--namespace", SYSTEM_NAMESPACE,
+      "--set", "networkPolicy.enabled=true", "--set", "networkPolicy.apiServer.cidrs={10.0.0.1/32}",
+      "--set", "networkPolicy.postgres.peers[0].ipBlock.cidr=10.20.0.0/16", "--set", "networkPolicy.postgres.peers[1].namespaceSelector.matchLabels.team=databases",
+      "--set", "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring"]);
+    const policy = documents(rendered.stdout).find((d) => d.kind === "NetworkPolicy") as { spec: { podSelector: unknown; ingress: Array<{ ports: Array<{ port: string }>; from?: unknown[] }>; egress: Array<{ to?: unknown[]; ports: Array<{ port: number | string }> }> } } | undefined;
+    expect(policy, "NetworkPolicy rendered").to.not.equal(undefined);
+    expect(policy!.spec.podSelector).to.deep.equal({ matchLabels: { "app.kubernetes.io/name": "workspacedb-operator", "app.kubernetes.io/instance": "wsdb" } });
+    expect(policy!.spec.ingress.map((r) => r.ports[0]!.port)).to.deep.equal(["metrics", "data-api"]);
+    expect(policy!.spec.ingress[0]!.from).to.deep.equal([{ namespaceSelector: { matchLabels: { name: "monitoring" } } }]);
+    expect(policy!.spec.ingress[1]!.from).to.equal(undefined);
+    expect(policy!.spec.egress.map((r) => r.ports.map((p) => p.port))).to.deep.equal([[53, 53], [6443], [5432]]);
+    expect(policy!.spec.egress[1]!.to).to.deep.equal([{ ipBlock: { cidr: "10.0.0.1/32" } }]);
+    expect(policy!.spec.egress[2]!.to).to.deep.equal([{ ipBlock: { cidr: "10.20.0.0/16" } }, { namespaceSelector: { matchLabels: { team: "databases" } } }]);
+    await serverDryRun(stringify(policy));
+    const incomplete = await helm(["template", "wsdb", CHART, "--set", "networkPolicy.enabled=true"]).then(() => "rendered", (err: Error) => err.message);
+    expect(incomplete).to.contain("networkPolicy.apiServer.cidrs is required");
+
+    const chart = parse(readFileSync(join(CHART, "Chart.yaml"), "utf8")) as { annotations: Record<string, string> };
+    const examples = parse(chart.annotations["artifacthub.io/crdsExamples"]!) as Array<Record<string, unknown>>;
+    const crds = parse(chart.annotations["artifacthub.io/crds"]!) as Array<{ kind: string }>;
+    expect(examples.map((e) => e.kind)).to.deep.equal(crds.map((c) => c.kind));
+    await ensureNamespace("team-a");
+    await serverDryRun(examples.map((e) => stringify(e)).join("---\n"));
   });
 
   it("accepts config/manager and config/rbac (operator RBAC and the people examples) on the API server", async () => {

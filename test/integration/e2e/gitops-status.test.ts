@@ -38,6 +38,7 @@ import {
   eventually,
   getWorkspace,
   labelNamespace,
+  pokeServer,
   setupServer,
   unique,
   waitGone,
@@ -101,14 +102,6 @@ const reasonIs = (reason: string, type = "Ready") => (o: ObservedObject): boolea
 async function record(kind: Kind, state: string, obj: ObservedObject): Promise<void> {
   const problem = await recordState(kind, state, { ...obj, apiVersion: "workspacedb.io/v1alpha1", kind });
   expect(problem).to.equal(undefined);
-}
-
-async function pokeServer(name: string): Promise<void> {
-  const { PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
-  await clients().custom.patchClusterCustomObject(
-    { group: "workspacedb.io", version: "v1alpha1", plural: "databaseservers", name, body: { metadata: { annotations: { "example.org/poke": String(Date.now()) } } } },
-    setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-  );
 }
 
 describe("status as GitOps tools read it: kstatus and Argo CD health on every event (end to end)", function () {

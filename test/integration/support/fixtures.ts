@@ -411,3 +411,12 @@ export async function canLoginWith(config: { host: string; port: number; databas
     await client.end().catch(() => undefined);
   }
 }
+
+/** Changes an annotation of a DatabaseServer: a person asking for a check now (a pass at once). */
+export async function pokeServer(name: string): Promise<void> {
+  const { PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
+  await clients().custom.patchClusterCustomObject(
+    { group: "workspacedb.io", version: "v1alpha1", plural: "databaseservers", name, body: { metadata: { annotations: { "example.org/poke": String(Date.now()) } } } },
+    setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+  );
+}

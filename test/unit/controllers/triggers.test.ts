@@ -2,7 +2,8 @@
 import { expect } from "chai";
 import type { DatabaseServer, WorkspaceDatabase } from "../../../src/api/types.ts";
 import type { Secret } from "../../../src/kube/types.ts";
-import { addedPriority, serverChanged, workspaceSettled } from "../../../src/controllers/triggers.ts";
+import { addedPriority, reasonLabel, serverChanged, serverSample, workspaceSample, workspaceSettled } from "../../../src/controllers/triggers.ts";
+import { PendingSince, regenerationPending } from "../../../src/controllers/pending.ts";
 
 function workspace(over: { annotations?: Record<string, string>; generation?: number; observed?: number; ready?: string; deleting?: boolean; tokens?: { rw?: string; ro?: string } } = {}): WorkspaceDatabase {
   return {
@@ -75,5 +76,41 @@ describe("controllers/triggers", () => {
     expect(serverChanged(base, server({ generation: 2 }))).to.equal(true);
     expect(serverChanged(base, server({ deletionTimestamp: "2026-01-01T00:00:00Z" }))).to.equal(true);
     expect(serverChanged(base, server({ annotations: { "example.org/checked-at": "now" } }))).to.equal(true);
+  });
+
+  it("samples a workspace for the metrics: its reason bounded to the contract's, since when it is not Ready", () => {
+    expect(workspaceSample(workspace())).to.include({ ready: true, reason: "Provisioned" });
+    expect(workspaceSample(workspace())?.notReadySince).to.equal(undefined);
+    const failing = workspace({ ready: "False" });
+    failing.status!.conditions![0]!.reason = "Conflict";
+    expect(workspaceSample(failing)).to.include({ ready: false, reason: "Conflict", notReadySince: Date.parse("2026-01-01T00:00:00Z") });
+    const fresh = workspace();
+    delete fresh.status;
+    fresh.metadata.creationTimestamp = "2026-02-01T00:00:00Z";
+    expect(workspaceSample(fresh)).to.include({ ready: false, reason: "Unknown", notReadySince: Date.parse("2026-02-01T00:00:00Z") });
+    expect(workspaceSample(workspace({ deleting: true }))).to.equal(undefined);
+    expect(workspaceSample(workspace(), 1234)?.regenerationSince).to.equal(1234);
+    // Status can be written by anyone granted it: a reason that is not the contract's is "Other".
+    expect(reasonLabel("Provisioned")).to.equal("Provisioned");
+    expect(reasonLabel(`x${"y".repeat(1000)}`)).to.equal("Other");
+    expect(reasonLabel(undefined)).to.equal("Unknown");
+    expect(serverSample({ metadata: { name: "main" }, spec: {}, status: { conditions: [{ type: "Ready", status: "False", reason: "ServerUnavailable", message: "", lastTransitionTime: "" }] } } as unknown as DatabaseServer))
+      .to.deep.equal({ name: "main", ready: false, reason: "ServerUnavailable" });
+  });
+
+  it("a regeneration is pending until the Secret and role have it, on a provisioned workspace only; its age counts from the first sighting", () => {
+    const asked = workspace({ annotations: { "workspacedb.io/regenerate-rw": "t1" } });
+    expect(regenerationPending(asked, cache(secret("w-rw"), secret("w-ro")), new Date())).to.equal(true);
+    expect(regenerationPending(asked, cache(secret("w-rw", { "workspacedb.io/regenerate-handled": "t1" }), secret("w-ro")), new Date())).to.equal(false);
+    const never = workspace({ annotations: { "workspacedb.io/regenerate-rw": "t1" } });
+    delete never.status;
+    expect(regenerationPending(never, cache(undefined, undefined), new Date())).to.equal(false);
+    const since = new PendingSince();
+    expect(since.mark("ns/w", true, 1000)).to.equal(1000);
+    expect(since.mark("ns/w", true, 5000)).to.equal(1000);
+    expect(since.mark("ns/w", false, 6000)).to.equal(undefined);
+    expect(since.mark("ns/w", true, 7000)).to.equal(7000);
+    since.forget("ns/w");
+    expect(since.size).to.equal(0);
   });
 });
