@@ -99,7 +99,7 @@ describe("the chart's alerting rules under promtool, and its dashboard", functio
       try {
         await renderChart(set);
       } catch (err) {
-        return String((err as { stderr?: string }).stderr ?? err);
+        return (err as Error).message;
       }
       throw new Error(`helm template ${set.join(" ")} should have failed`);
     };

@@ -1,10 +1,7 @@
 // The chart's monitoring as rendered by helm: the PrometheusRule's groups, the Grafana dashboard's
 // queries, and the metric names their PromQL reads.
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { CHART } from "./deploy.ts";
-import { groundBinary } from "../../support/bin.ts";
+import { CHART, tools } from "./deploy.ts";
 
 /** The release the promtool cases (test/alerts/*.test.yaml) are written for. */
 export const RULES_RELEASE = { name: "workspacedb-operator", namespace: "workspacedb-system" };
@@ -26,7 +23,7 @@ export interface RuleGroup {
 export async function renderChart(set: string[]): Promise<Array<Record<string, unknown>>> {
   const args = ["template", RULES_RELEASE.name, CHART, "-n", RULES_RELEASE.namespace];
   for (const value of set) args.push("--set", value);
-  const { stdout } = await promisify(execFile)(groundBinary("helm"), args, { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, HELM_CACHE_HOME: "/tmp/wsdb-helm-cache", HELM_CONFIG_HOME: "/tmp/wsdb-helm-config" } });
+  const { stdout } = await tools().helm(args);
   return parseAllDocuments(stdout).map((d) => d.toJS() as Record<string, unknown> | null).filter((d): d is Record<string, unknown> => d !== null);
 }
 
