@@ -259,12 +259,11 @@ print("\\n".join(l for l in text.splitlines() if l.startswith("workspacedb_")))
   });
 
   it("passes `helm test`: a pod of the operator's image finds the metrics Service ready and a replica leading", async () => {
-    const out = await helm(["test", RELEASE, "-n", SYSTEM, "--logs", "--timeout", "3m"]);
+    // The pod exits 0 only when both checks passed (its script throws otherwise, and the failed pod is
+    // kept for its log); a succeeded one is deleted, so helm's --logs could not read it.
+    const out = await helm(["test", RELEASE, "-n", SYSTEM, "--timeout", "3m"]);
     const text = out.stdout + out.stderr;
     expect(text).to.match(new RegExp(`TEST SUITE:\\s+${RELEASE}-test-leader[\\s\\S]*Phase:\\s+Succeeded`));
-    expect(text).to.contain("/readyz: 200");
-    expect(text).to.contain("a replica leads: workspacedb_leader 1");
-    // The hook pod is deleted once it succeeded: nothing is left in the release's namespace.
     expect(await kubectl(["-n", SYSTEM, "get", "pod", `${RELEASE}-test-leader`, "--ignore-not-found", "-o", "name"])).to.equal("");
   });
 });
