@@ -37,7 +37,7 @@ import { compactSecret } from "./controllers/secret.ts";
 import { passwordWorkPending } from "./controllers/credentials.ts";
 import { createDataApi } from "./dataapi/index.ts";
 import { addedPriority, serverChanged, serverSample, workspaceChanged, workspaceSample, workspaceSettled } from "./controllers/triggers.ts";
-import { PendingSince, regenerationPending } from "./controllers/pending.ts";
+import { PendingSince, pendingInputsVersion, regenerationPending } from "./controllers/pending.ts";
 
 /** True when `ws` may have something on the DatabaseServer `server` (status records both: written before anything is created). */
 function usesServer(ws: WorkspaceDatabase, server: string): boolean {
@@ -83,7 +83,8 @@ export function buildOperator(
       if (!leading()) return;
       const now = new Date();
       for (const ws of workspaces.list()) {
-        const since = pendingSince.mark(objectKey(ws), regenerationPending(ws, secretsOf(ws), now), now.getTime());
+        const secretOf = secretsOf(ws);
+        const since = pendingSince.mark(objectKey(ws), pendingInputsVersion(ws, secretOf), () => regenerationPending(ws, secretOf, now), now.getTime());
         const sample = workspaceSample(ws, since);
         if (sample !== undefined) yield sample;
       }
@@ -269,7 +270,9 @@ export function buildOperator(
   };
   // A regeneration's age counts from the watch event that asked for it (see PendingSince).
   const notePending = (obj: WorkspaceDatabase): void => {
-    if (secrets.hasSynced()) pendingSince.mark(objectKey(obj), regenerationPending(obj, secretsOf(obj), new Date()), Date.now());
+    if (!secrets.hasSynced()) return;
+    const secretOf = secretsOf(obj);
+    pendingSince.mark(objectKey(obj), pendingInputsVersion(obj, secretOf), () => regenerationPending(obj, secretOf, new Date()), Date.now());
   };
   workspaces.on({
     onAdd: (obj) => workspaceController.enqueue(objectKey(obj), addedPriority(obj, secrets.hasSynced() ? secretsOf(obj) : undefined)),

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import type { DatabaseServer, WorkspaceDatabase } from "../../../src/api/types.ts";
 import type { Secret } from "../../../src/kube/types.ts";
 import { addedPriority, reasonLabel, serverChanged, serverSample, workspaceSample, workspaceSettled } from "../../../src/controllers/triggers.ts";
-import { PendingSince, regenerationPending } from "../../../src/controllers/pending.ts";
+import { PendingSince, pendingInputsVersion, regenerationPending } from "../../../src/controllers/pending.ts";
 
 function workspace(over: { annotations?: Record<string, string>; generation?: number; observed?: number; ready?: string; deleting?: boolean; tokens?: { rw?: string; ro?: string } } = {}): WorkspaceDatabase {
   return {
@@ -106,11 +106,24 @@ describe("controllers/triggers", () => {
     delete never.status;
     expect(regenerationPending(never, cache(undefined, undefined), new Date())).to.equal(false);
     const since = new PendingSince();
-    expect(since.mark("ns/w", true, 1000)).to.equal(1000);
-    expect(since.mark("ns/w", true, 5000)).to.equal(1000);
-    expect(since.mark("ns/w", false, 6000)).to.equal(undefined);
-    expect(since.mark("ns/w", true, 7000)).to.equal(7000);
+    let decisions = 0;
+    const decide = (pending: boolean) => () => {
+      decisions++;
+      return pending;
+    };
+    expect(since.mark("ns/w", "v1", decide(true), 1000)).to.equal(1000);
+    // A new version still pending keeps its first sighting.
+    expect(since.mark("ns/w", "v2", decide(true), 5000)).to.equal(1000);
+    // The same version is not decided again (a tenant's long regenerate values are hashed once)...
+    expect(since.mark("ns/w", "v2", decide(false), 6000)).to.equal(1000);
+    expect(decisions).to.equal(2);
+    // ...until RECHECK_MS went by.
+    expect(since.mark("ns/w", "v2", decide(false), 5000 + PendingSince.RECHECK_MS)).to.equal(undefined);
+    expect(since.mark("ns/w", "v3", decide(true), 400_000)).to.equal(400_000);
     since.forget("ns/w");
     expect(since.size).to.equal(0);
+    const ws = workspace();
+    ws.metadata.resourceVersion = "7";
+    expect(pendingInputsVersion(ws, cache({ ...secret("w-rw"), metadata: { name: "w-rw", resourceVersion: "8" } }, undefined))).to.equal("7/8/-");
   });
 });
