@@ -174,9 +174,13 @@ describe("install manifests (end to end)", function () {
     const docs = documents(rendered);
     expect(kindsOf(docs)).to.deep.equal([
       "APIService", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap",
-      "CustomResourceDefinition", "CustomResourceDefinition", "Deployment", "PodDisruptionBudget",
+      "CustomResourceDefinition", "CustomResourceDefinition", "Deployment", "Pod", "PodDisruptionBudget",
       "Role", "RoleBinding", "RoleBinding", "Secret", "Service", "Service", "ServiceAccount",
     ]);
+    // The one Pod is the `helm test` hook (a pod of the operator's image, deleted once it succeeded).
+    const testPod = docs.find((d) => d.kind === "Pod") as { metadata: { name: string; annotations: Record<string, string> } };
+    expect(testPod.metadata.name).to.equal("workspacedb-operator-test-leader");
+    expect(testPod.metadata.annotations).to.include({ "helm.sh/hook": "test", "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded" });
     const deployment = docs.find((d) => d.kind === "Deployment") as {
       metadata: { name: string; namespace: string };
       spec: { replicas: number; template: { spec: { serviceAccountName: string; containers: Array<Record<string, unknown>> } } };
@@ -224,7 +228,7 @@ describe("install manifests (end to end)", function () {
     const docs = documents(rendered);
     expect(kindsOf(docs)).to.deep.equal([
       "APIService", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap", "Deployment",
-      "RoleBinding", "Secret", "Service", "Service", "ServiceAccount", "ServiceMonitor", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+      "Pod", "RoleBinding", "Secret", "Service", "Service", "ServiceAccount", "ServiceMonitor", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ]);
     const settings = settingsOf(docs, ns);
     expect(settings).to.include({ logLevel: "debug", workers: 8, resyncPeriod: 60_000, metricsPort: 9090 });

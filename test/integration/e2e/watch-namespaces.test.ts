@@ -180,10 +180,15 @@ describe("watchNamespaces and workspaceSelector with the chart's namespaced RBAC
       }
       throw new Error(`helm template ${args.join(" ")} should have failed`);
     };
-    expect(await failure(["--set", "watchNamespaces=team-a"])).to.contain("watchNamespaces must be a list of namespace names");
-    expect(await failure(["--set", "watchNamespaces={Team_A}"])).to.contain('watchNamespaces: "Team_A" is not a namespace name');
-    expect(await failure(["--set", "settings.watchNamespaces={a}"])).to.contain("settings.watchNamespaces is not allowed");
-    expect(await failure(["--set", "settings.workspaceSelector=a"])).to.contain("settings.workspaceSelector is not allowed");
+    // values.schema.json refuses them first, naming the value; the templates still do with --skip-schema-validation.
+    expect(await failure(["--set", "watchNamespaces=team-a"])).to.contain("at '/watchNamespaces': got string, want array");
+    expect(await failure(["--set", "watchNamespaces={Team_A}"])).to.contain("at '/watchNamespaces/0': 'Team_A' does not match pattern");
+    expect(await failure(["--set", "settings.watchNamespaces={a}"])).to.match(/at '\/settings': additional properties? 'watchNamespaces' not allowed/);
+    expect(await failure(["--set", "settings.workspaceSelector=a"])).to.match(/at '\/settings': additional properties? 'workspaceSelector' not allowed/);
+    expect(await failure(["--skip-schema-validation", "--set", "watchNamespaces=team-a"])).to.contain("watchNamespaces must be a list of namespace names");
+    expect(await failure(["--skip-schema-validation", "--set", "watchNamespaces={Team_A}"])).to.contain('watchNamespaces: "Team_A" is not a namespace name');
+    expect(await failure(["--skip-schema-validation", "--set", "settings.watchNamespaces={a}"])).to.contain("settings.watchNamespaces is not allowed");
+    expect(await failure(["--skip-schema-validation", "--set", "settings.workspaceSelector=a"])).to.contain("settings.workspaceSelector is not allowed");
   });
 
   it("gives the ServiceAccount namespaced rights only: no Secrets or WorkspaceDatabases cluster-wide", async () => {
