@@ -1,5 +1,6 @@
 // The benchmark (npm run bench, hack/bench.sh): P1 provisioning vs a floor script, P2 regeneration during a resync,
-// P3 resync cost, P4 memory, P5 restart — each N on the test ground, as ratios and per-object figures.
+// P3 resync cost, P4 memory, P5 restart, P6 regeneration while viewers page wide tables in the data API — each N
+// on the test ground, as ratios and per-object figures.
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,18 +10,23 @@ import type { WorkspaceDatabase } from "../src/api/types.ts";
 import { deriveDatabaseName } from "../src/postgres/naming.ts";
 import { ServerConnection } from "../src/postgres/server.ts";
 import { REPO_ROOT, startGround, stopGround } from "../test/ground/index.ts";
-import { annotateWorkspace, clients, createWorkspace, ensureNamespace, loginFailure, readSecret, setupServer } from "../test/integration/support/fixtures.ts";
+import { annotateWorkspace, clients, createWorkspace, ensureNamespace, loginFailure, readSecret, setupServer, withLogin } from "../test/integration/support/fixtures.ts";
+import { prepareDataApi, registerDataApi, unregisterDataApi } from "../test/integration/support/data-api.ts";
+import { createPki } from "../test/support/pki.ts";
 import { startOperator, type OperatorProcess } from "../test/integration/support/operator.ts";
 import { freePort, waitFor } from "../test/ground/procs.ts";
 import { floorProvision, type FloorKube } from "./bench/floor.ts";
 import { delta, operatorProgress, quantile, readCounters, rssOf, watchReady, type Delta } from "./bench/measure.ts";
 import { cores, loadSample, readRuns, summarize, type RunRecord } from "./bench/summary.ts";
+import { createWideTable, startViewers, viewerRbac } from "./bench/viewers.ts";
 
 const { values: args } = parseArgs({
   options: {
     n: { type: "string", default: "100" },
     workers: { type: "string", default: "4" },
     regenerations: { type: "string", default: "20" },
+    viewers: { type: "string", default: "64" },
+    "wide-rows": { type: "string", default: "5000" },
     resync: { type: "string" },
     "heap-snapshot": { type: "string" },
     "node-options": { type: "string" },
@@ -33,6 +39,11 @@ const { values: args } = parseArgs({
   },
 });
 const sizes = args.n.split(",").map(Number).filter((n) => n > 0);
+/** P6: viewers paging at once (0: no P6), and the rows of the wide table they page through. */
+const viewerCount = Number(args.viewers);
+const wideRows = Number(args["wide-rows"]);
+/** The chart's memory limit of the operator's container (values.yaml resources.limits.memory), MB. */
+const CHART_MEMORY_LIMIT_MB = 384 * 1.048576;
 const workers = Number(args.workers);
 const out = (line = "") => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -127,6 +138,11 @@ for (const pair of args["operator-env"] ?? []) {
 }
 const port = await freePort();
 Object.assign(env, { WSDB_METRICS_PORT: String(port) });
+// P6: the data API served as the chart serves it (registered with the aggregation layer), with its defaults.
+const pki = viewerCount > 0 ? createPki() : undefined;
+const dataApiCa = await pki?.ca("bench-data-api-ca");
+const dataApi = dataApiCa === undefined ? undefined : await prepareDataApi(dataApiCa);
+if (dataApi !== undefined) Object.assign(env, dataApi.env);
 /** Log files of every operator started (--logs DIR: copied there at the end). */
 const operatorLogs: string[] = [];
 /** Starts the operator and waits until it serves its metrics. */
@@ -137,6 +153,7 @@ async function launch(): Promise<OperatorProcess> {
   return op;
 }
 let operator = await launch();
+if (dataApi !== undefined && dataApiCa !== undefined) await registerDataApi(dataApi.port, dataApiCa);
 await sleep(5_000);
 const idle = rssOf(operator.proc.child.pid!);
 out(`P4 idle: operator RSS ${idle.rss.toFixed(0)} MB with no WorkspaceDatabase`);
@@ -149,6 +166,27 @@ async function settle(objects: number): Promise<void> {
     quiet = p.depth === 0 && p.passes >= objects ? quiet + 1 : 0;
     await sleep(1_000);
   }
+}
+
+/**
+ * Regenerates the read/write password of each of `names` (one started every 100 ms) and measures, for
+ * each, the time from the annotation until the old password is refused.
+ */
+async function regenerateAll(ns: string, names: string[], token: string): Promise<number[]> {
+  const latencies: number[] = [];
+  await Promise.all(names.map(async (name, i) => {
+    await sleep(i * 100);
+    const old = (await readSecret(ns, `${name}-rw`))!;
+    const t = Date.now();
+    await annotateWorkspace(ns, name, { "workspacedb.io/regenerate-rw": token });
+    for (;;) {
+      if ((await loginFailure(old.uri!)) === "28P01") break;
+      if (Date.now() - t > 120_000) throw new Error(`${name}: old password still works after 120 s`);
+      await sleep(20);
+    }
+    latencies.push(Date.now() - t);
+  }));
+  return latencies;
 }
 
 let total = 0;
@@ -271,19 +309,7 @@ for (const n of sizes) {
   const k = Math.min(Number(args.regenerations), n);
   const start = (await operatorProgress(port)).passes;
   while ((await operatorProgress(port)).passes === start) await sleep(50);
-  const latencies: number[] = [];
-  await Promise.all(names.slice(0, k).map(async (name, i) => {
-    await sleep(i * 100);
-    const old = (await readSecret(ns, `${name}-rw`))!;
-    const t = Date.now();
-    await annotateWorkspace(ns, name, { "workspacedb.io/regenerate-rw": `bench-${id}` });
-    for (;;) {
-      if ((await loginFailure(old.uri!)) === "28P01") break;
-      if (Date.now() - t > 120_000) throw new Error(`${name}: old password still works after 120 s`);
-      await sleep(20);
-    }
-    latencies.push(Date.now() - t);
-  }));
+  const latencies = await regenerateAll(ns, names.slice(0, k), `bench-${id}`);
   const during = (await operatorProgress(port)).passes - start;
   const worstSample = Math.max(...latencies);
   out(`P2 regenerate -> old password refused, ${k} times during a resync (${during} passes meanwhile): p50 ${quantile(latencies, 0.5)} ms, p99 ${quantile(latencies, 0.99)} ms, worst ${worstSample} ms (targets 150 / 500)`);
@@ -295,6 +321,43 @@ for (const n of sizes) {
   if (worstSample > P2_FAIL_MS) {
     p2Failures.push(`${total} objects: worst sample ${worstSample} ms`);
     process.stderr.write(`\n!!!!! P2 FAILED at ${total} objects: a regeneration waited ${worstSample} ms (> ${P2_FAIL_MS} ms): regenerations stalled\n\n`);
+  }
+
+  // P6: the same regenerations without viewers, then with viewers paging a wide table through the
+  // aggregation layer (each a user of its own; the data API's concurrency limits answer 429 beyond
+  // theirs), as ratios of the same run; the operator's peak RSS against the chart's memory limit.
+  if (viewerCount > 0) {
+    await ground.client.request("POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, { body: viewerRbac(ns)[0] });
+    await ground.client.request("POST", `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, { body: viewerRbac(ns)[1] });
+    await withLogin((await readSecret(ns, `${names[0]!}-rw`))!.uri!, (db) => createWideTable(db, "wide", wideRows));
+    const quiet = await regenerateAll(ns, names.slice(0, k), `quiet-${id}`);
+    const viewers = startViewers(ground.client, `/apis/data.workspacedb.io/v1alpha1/namespaces/${ns}/workspacetables/${names[0]!}.public.wide/preview`, viewerCount);
+    let viewerPeak = rssOf(operator.proc.child.pid!).rss;
+    const sampling = setInterval(() => {
+      viewerPeak = Math.max(viewerPeak, rssOf(operator.proc.child.pid!).rss);
+    }, 200);
+    const warmup = Date.now();
+    while (viewers.stats.pages < viewerCount && Date.now() - warmup < 30_000) await sleep(100);
+    const viewed = Date.now();
+    const busy = await regenerateAll(ns, names.slice(0, k), `busy-${id}`);
+    const seconds = (Date.now() - viewed) / 1000;
+    const pagesBefore = viewers.stats.pages;
+    await viewers.stop();
+    clearInterval(sampling);
+    const { stats } = viewers;
+    const ratio = quantile(busy, 0.99) / quantile(quiet, 0.99);
+    out(`P6 regenerate -> old password refused, ${k} times: without viewers p50 ${quantile(quiet, 0.5)} ms, p99 ${quantile(quiet, 0.99)} ms; ` +
+      `with ${viewerCount} viewers paging p50 ${quantile(busy, 0.5)} ms, p99 ${quantile(busy, 0.99)} ms; p99 ratio ${ratio.toFixed(2)} (target <= 1.5)`);
+    out(`   viewers: ${stats.pages} pages of up to 500 rows (~2 KB each) answered (${(pagesBefore / seconds).toFixed(1)} a second while regenerating), ` +
+      `p50 ${quantile(stats.pageMs, 0.5)} ms, p99 ${quantile(stats.pageMs, 0.99)} ms; ${stats.tooMany} told 429, ${stats.errors} errors; ` +
+      `operator peak RSS ${viewerPeak.toFixed(0)} MB (the chart's limit ${CHART_MEMORY_LIMIT_MB.toFixed(0)} MB)`);
+    out(`   samples without viewers (ms): ${quiet.join(" ")}; with viewers: ${busy.join(" ")}`);
+    figure(total, "P6 p99 ratio with viewers", ratio, "ratio");
+    figure(total, "P6 p99 with viewers", quantile(busy, 0.99), "ms");
+    figure(total, "P6 p99 without viewers", quantile(quiet, 0.99), "ms");
+    figure(total, "P6 viewer page p99", quantile(stats.pageMs, 0.99), "ms");
+    figure(total, "P6 peak RSS with viewers", viewerPeak, "MB");
+    if (stats.errors > 0) process.stderr.write(`\n!!!!! P6: ${stats.errors} viewer requests failed (not 429): see the operator's log (--logs)\n\n`);
   }
 
   // P5: restart with everything Ready; every object re-verified, and nothing written.
@@ -333,6 +396,8 @@ if (steady.length >= 2) {
   figure(0, "P4 steady RSS extrapolated to 5,000", last.rss + slope * (5_000 - last.objects), "MB");
 }
 await operator.stop();
+if (dataApi !== undefined) await unregisterDataApi();
+pki?.dispose();
 if (args.logs !== undefined) {
   // One folder per run of --repeat.
   const dir = process.env.WSDB_BENCH_RUN === undefined ? args.logs : join(args.logs, `run-${process.env.WSDB_BENCH_RUN}`);

@@ -146,6 +146,8 @@ export function valuesSchema(): JsonSchema {
         port: { ...setting("dataApi.port"), minimum: 1 },
         statementTimeout: setting("dataApi.statementTimeout"),
         maxResponseBytes: setting("dataApi.maxResponseBytes"),
+        maxConcurrentRequests: setting("dataApi.maxConcurrentRequests"),
+        maxConcurrentRequestsPerUser: setting("dataApi.maxConcurrentRequestsPerUser"),
         apiService: obj("The APIService v1alpha1.data.workspacedb.io", {
           create: bool("Register it"),
           groupPriorityMinimum: int("Its groupPriorityMinimum", 1, 20000),

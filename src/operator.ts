@@ -364,6 +364,7 @@ export function buildOperator(
       caches: { workspaces, servers: serverInformer, secrets },
       metrics,
       log: log.child({ component: "data-api" }),
+      logging: { level: settings.logLevel, format: settings.logFormat },
     })
     : undefined;
 

@@ -65,6 +65,10 @@ export interface Settings {
     statementTimeout: number;
     /** A preview answer stops adding rows beyond this many bytes. */
     maxResponseBytes: number;
+    /** Resource requests answered at once by this replica; beyond: 429 with Retry-After. */
+    maxConcurrentRequests: number;
+    /** Resource requests of one user answered at once by this replica; beyond: 429 with Retry-After. */
+    maxConcurrentRequestsPerUser: number;
   };
 }
 
@@ -98,6 +102,8 @@ export const DEFAULT_SETTINGS: Settings = {
     keyFile: "/var/run/workspacedb/data-api/tls.key",
     statementTimeout: 5_000,
     maxResponseBytes: 1024 * 1024,
+    maxConcurrentRequests: 16,
+    maxConcurrentRequestsPerUser: 4,
   },
 };
 
@@ -179,7 +185,7 @@ export const settingsSchema = {
     dataApi: {
       type: "object",
       additionalProperties: false,
-      required: ["enabled", "host", "port", "certFile", "keyFile", "statementTimeout", "maxResponseBytes"],
+      required: ["enabled", "host", "port", "certFile", "keyFile", "statementTimeout", "maxResponseBytes", "maxConcurrentRequests", "maxConcurrentRequestsPerUser"],
       properties: {
         enabled: { type: "boolean", description: "serve the data API (data.workspacedb.io) on every replica" },
         host: { type: "string", minLength: 1, description: "listen address of the data API" },
@@ -188,6 +194,8 @@ export const settingsSchema = {
         keyFile: { type: "string", minLength: 1, description: "PEM private key of the data API" },
         statementTimeout: duration(100, 600_000, "statement_timeout of the data API's read-only sessions"),
         maxResponseBytes: { type: "integer", minimum: 1024, maximum: 64 * 1024 * 1024, description: "largest preview answer in bytes (rows beyond are left out)" },
+        maxConcurrentRequests: { type: "integer", minimum: 1, maximum: 1000, description: "data API requests answered at once by a replica (beyond: 429 with Retry-After)" },
+        maxConcurrentRequestsPerUser: { type: "integer", minimum: 1, maximum: 1000, description: "data API requests of one user answered at once by a replica (beyond: 429 with Retry-After)" },
       },
     },
   },

@@ -10,18 +10,27 @@ export class ClusterAuthentication {
   readonly #kube: KubeRequester;
   readonly #log: Logger;
   readonly #intervalMs: number;
+  readonly #onChange: ((data: Record<string, string>) => void) | undefined;
   #current: AuthenticationConfig | undefined;
+  #data: Record<string, string> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(kube: KubeRequester, log: Logger, intervalMs = 60_000) {
+  /** `onChange` is told the ConfigMap's data whenever a read finds it changed. */
+  constructor(kube: KubeRequester, log: Logger, intervalMs = 60_000, onChange?: (data: Record<string, string>) => void) {
     this.#kube = kube;
     this.#log = log;
     this.#intervalMs = intervalMs;
+    this.#onChange = onChange;
   }
 
   /** The settings, undefined until the first successful read. */
   current(): AuthenticationConfig | undefined {
     return this.#current;
+  }
+
+  /** The ConfigMap's data behind {@link current} (a worker thread parses it again), undefined until read. */
+  currentData(): Record<string, string> | undefined {
+    return this.#data;
   }
 
   /** Reads once now (a failure is logged and retried at the next interval) and then periodically. */
@@ -51,6 +60,10 @@ export class ClusterAuthentication {
       }
       if (next.requestHeaderCAs.length === 0) this.#log.warn(`ConfigMap ${namespace}/${name} has no requestheader-client-ca-file: kube-apiserver runs without --requestheader-client-ca-file, and no request can reach the data API through it`);
       this.#current = next;
+      const data = { ...cm?.data };
+      const changed = JSON.stringify(data) !== JSON.stringify(this.#data);
+      this.#data = data;
+      if (changed) this.#onChange?.(data);
     } catch (err) {
       this.#log.warn("could not read the cluster's authentication settings; keeping the last ones", { error: errorMessage(err) });
     }

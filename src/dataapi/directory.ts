@@ -26,7 +26,7 @@ function isReady(ws: WorkspaceDatabase): boolean {
 /** A {@link WorkspaceDirectory} over the operator's caches. */
 export function cachedDirectory(caches: DirectoryCaches): WorkspaceDirectory {
   return {
-    readyWorkspaces(namespace) {
+    async readyWorkspaces(namespace) {
       const out: Array<[string, string]> = [];
       for (const ws of caches.workspaces.list()) {
         const ns = ws.metadata.namespace ?? "";

@@ -20,6 +20,7 @@ import {
   openApiV3Discovery,
   openApiV3Hash,
 } from "./discovery.ts";
+import type { ConcurrencyLimits } from "./limits.ts";
 import { tableView, wantsTable } from "./printing.ts";
 import { DataApiError, statusBody, type ListOptions, type TableSource } from "./types.ts";
 
@@ -51,6 +52,8 @@ export interface DataApiServerOptions {
   tables: TableSource;
   log: Logger;
   observer?: DataApiObserver;
+  /** Resource requests in flight, in total and per user; beyond them: 429 with Retry-After. */
+  limits?: ConcurrencyLimits;
 }
 
 /** A running data API server. */
@@ -70,6 +73,9 @@ interface Route {
 }
 
 const RESOURCE_PREFIX = `/apis/${GROUP_VERSION}`;
+
+/** Retry-After of a request turned away by the concurrency limits. */
+export const RETRY_AFTER_SECONDS = 1;
 
 /** One Warning header value (RFC 7234 form, as kube-apiserver sends them): printable ASCII only. */
 function warningHeader(text: string): string {
@@ -177,6 +183,8 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
       options.observer?.request(resource, route?.subresource ?? route?.verb ?? "get", code);
       send(res, code, body, contentType);
     };
+    // The slot is held until the work is done, not until the caller hangs up: a query goes on after that.
+    let release: (() => void) | undefined;
     try {
       if (req.method !== "GET" && req.method !== "HEAD") throw new DataApiError(405, "MethodNotAllowed", `the data API is read-only: ${req.method ?? ""} is not supported`);
       const config = options.authentication();
@@ -190,6 +198,15 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
       }
       const user = authn.user;
       if (route === undefined) return discovery(path, req, url, finish);
+      const slot = options.limits?.acquire(user.name);
+      if (typeof slot === "string") {
+        res.setHeader("Retry-After", String(RETRY_AFTER_SECONDS));
+        throw new DataApiError(429, "TooManyRequests", slot === "user"
+          ? `too many data API requests of user "${user.name}" at once; try again in ${RETRY_AFTER_SECONDS} s`
+          : `the data API is answering as many requests as it may at once; try again in ${RETRY_AFTER_SECONDS} s`,
+        { retryAfterSeconds: RETRY_AFTER_SECONDS });
+      }
+      release = slot;
       if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
         throw new DataApiError(405, "MethodNotAllowed", "workspacetables cannot be watched");
       }
@@ -245,6 +262,8 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
     } catch (err) {
       if (err instanceof DataApiError) return finish(err.code, statusBody(err));
       throw err;
+    } finally {
+      release?.();
     }
   }
 

@@ -33,7 +33,7 @@ export interface ReadOnlyLogin {
 /** The workspaces the data API may read (from the operator's caches). */
 export interface WorkspaceDirectory {
   /** Ready workspaces of `namespace` (of every namespace when undefined), as [namespace, name], sorted. */
-  readyWorkspaces(namespace: string | undefined): Array<[string, string]>;
+  readyWorkspaces(namespace: string | undefined): Promise<Array<[string, string]>>;
   /** The read-only login of a Ready workspace; undefined when it is not Ready or has no credentials yet. */
   readOnlyLogin(namespace: string, name: string): Promise<ReadOnlyLogin | undefined>;
 }
@@ -186,7 +186,7 @@ export class PostgresTables implements TableSource {
   async list(namespace: string | undefined, options: ListOptions): Promise<Page<WorkspaceTable>> {
     const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
     const after = options.continue === undefined ? undefined : parseListToken(options.continue);
-    let workspaces = this.#directory.readyWorkspaces(namespace).filter(([, ws]) => options.workspace === undefined || ws === options.workspace);
+    let workspaces = (await this.#directory.readyWorkspaces(namespace)).filter(([, ws]) => options.workspace === undefined || ws === options.workspace);
     if (after !== undefined) {
       const whole = after[2] === "";
       workspaces = workspaces.filter(([ns, ws]) => ns > after[0] || (ns === after[0] && (ws > after[1] || (!whole && ws === after[1]))));
@@ -394,7 +394,7 @@ export class PostgresTables implements TableSource {
   async #resolve(namespace: string, name: string): Promise<{ login: ReadOnlyLogin; parts: NonNullable<ReturnType<typeof parseTableObjectName>> }> {
     const parts = parseTableObjectName(name);
     if (parts === undefined) throw notFound(name);
-    const login = this.#directory.readyWorkspaces(namespace).some(([, ws]) => ws === parts.workspace)
+    const login = (await this.#directory.readyWorkspaces(namespace)).some(([, ws]) => ws === parts.workspace)
       ? await this.#directory.readOnlyLogin(namespace, parts.workspace)
       : undefined;
     if (login === undefined) throw notFound(name);

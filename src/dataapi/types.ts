@@ -70,15 +70,24 @@ export interface TableSource {
 }
 
 /** Status reasons the data API answers with. */
-export type StatusReason = "BadRequest" | "Unauthorized" | "Forbidden" | "NotFound" | "MethodNotAllowed" | "NotAcceptable" | "Expired" | "Gone" | "ServiceUnavailable" | "Timeout" | "InternalError";
+export type StatusReason = "BadRequest" | "Unauthorized" | "Forbidden" | "NotFound" | "MethodNotAllowed" | "NotAcceptable" | "Expired" | "Gone" | "ServiceUnavailable" | "Timeout" | "TooManyRequests" | "InternalError";
+
+/** meta/v1 StatusDetails, as far as the data API fills them in. */
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  /** With 429 and 503: when to try again (also sent as Retry-After). */
+  retryAfterSeconds?: number;
+}
 
 /** An error answered as a Kubernetes Status with this code and reason; the message is for the caller. */
 export class DataApiError extends Error {
   readonly code: number;
   readonly reason: StatusReason;
-  readonly details: { name?: string; group?: string; kind?: string } | undefined;
+  readonly details: StatusDetails | undefined;
 
-  constructor(code: number, reason: StatusReason, message: string, details?: { name?: string; group?: string; kind?: string }) {
+  constructor(code: number, reason: StatusReason, message: string, details?: StatusDetails) {
     super(message);
     this.name = "DataApiError";
     this.code = code;

@@ -21,6 +21,8 @@ export interface RequestOptions {
   context?: string;
   /** Overrides the client's request timeout. */
   timeoutMs?: number;
+  /** More request headers (the benchmark's viewers send Impersonate-User). */
+  headers?: Record<string, string>;
 }
 
 /** Receives each event of a watch: its type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) and object. */
@@ -92,7 +94,7 @@ class Rest implements RestClient {
     const context = options.context ?? `${method} ${path}`;
     const url = this.#url(path, options.query);
     const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body), "utf8");
-    const headers: http.OutgoingHttpHeaders = { accept: "application/json" };
+    const headers: http.OutgoingHttpHeaders = { ...options.headers, accept: "application/json" };
     if (body !== undefined) {
       headers["content-type"] = options.contentType ?? "application/json";
       headers["content-length"] = body.length;

@@ -87,7 +87,9 @@ election, and watchNamespaces / workspaceSelector when set: the RBAC follows the
   "certFile" "/var/run/workspacedb/data-api/tls.crt"
   "keyFile" "/var/run/workspacedb/data-api/tls.key"
   "statementTimeout" $api.statementTimeout
-  "maxResponseBytes" (int $api.maxResponseBytes)) }}
+  "maxResponseBytes" (int $api.maxResponseBytes)
+  "maxConcurrentRequests" (int $api.maxConcurrentRequests)
+  "maxConcurrentRequestsPerUser" (int $api.maxConcurrentRequestsPerUser)) }}
 {{- include "workspacedb-operator.checkWatchNamespaces" . }}
 {{- with .Values.watchNamespaces }}
 {{- $_ := set $owned "watchNamespaces" . }}

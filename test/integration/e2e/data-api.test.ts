@@ -609,6 +609,33 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
     expect((await requestDataApi(port, "/healthz", { ca })).status).to.equal(200);
   });
 
+  it("answers 429 with Retry-After beyond a user's concurrent requests, serves other users meanwhile, and kubectl waits its turn", async () => {
+    await asOwner((db) => db.query(`CREATE VIEW crawl AS SELECT 1 AS s FROM pg_sleep(5)`));
+    const path = `${api()}/malaria.public.crawl/preview`;
+    const ca = servingCa.cert;
+    const proxy = frontProxyPair();
+    const as = (user: string, group: string, to = path) => requestDataApi(port, to, { ca, cert: proxy, headers: { "X-Remote-User": user, "X-Remote-Group": group } });
+    // Four slow previews of vera (the default per-user limit), each held for the 2 s statement timeout.
+    const slow = [1, 2, 3, 4].map(() => as("vera", `${ns}:viewers`));
+    // A slot is taken right after the TLS handshake, before anything slow.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const refused = await as("vera", `${ns}:viewers`, api());
+    expect(refused.status).to.equal(429);
+    expect(JSON.parse(refused.body)).to.deep.include({ kind: "Status", reason: "TooManyRequests", code: 429, details: { retryAfterSeconds: 1 } });
+    expect(refused.body).to.include('too many data API requests of user \\"vera\\" at once');
+    // Another member is not held up by vera.
+    expect((await as("edda", `${ns}:editors`, api())).status).to.equal(200);
+    // kubectl (client-go) honours Retry-After and gets its answer once a slot is free.
+    const started = Date.now();
+    const listed = await kubectl(["--as=vera", `--as-group=${ns}:viewers`, "get", "--raw", api()]);
+    expect(JSON.parse(listed.stdout)).to.include({ kind: "WorkspaceTableList" });
+    expect(Date.now() - started).to.be.below(15_000);
+    for (const answer of await Promise.all(slow)) expect(answer.status).to.equal(504);
+    expect((await as("vera", `${ns}:viewers`, api())).status).to.equal(200);
+    const metrics = await operatorMetrics(await operator.httpPort());
+    expect(sumMetric(metrics, "workspacedb_data_api_requests_total", (l) => l.code === "429")).to.be.greaterThan(0);
+  });
+
   it("counts its answers and preview latency in the operator's metrics", async () => {
     const text = await operatorMetrics(await operator.httpPort());
     expect(sumMetric(text, "workspacedb_data_api_requests_total", (l) => l.resource === "workspacetables" && l.verb === "list" && l.code === "200")).to.be.greaterThan(0);
