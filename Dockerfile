@@ -23,6 +23,9 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
     npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json ./
 COPY src ./src
+# The database page: web/ bundled by hack/build-ui.ts into dist/ui-static (no CDN at run time).
+COPY web ./web
+COPY hack/build-ui.ts ./hack/build-ui.ts
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund --loglevel=error \
     && find node_modules -depth -type d -empty -delete && rm -f .npmrc
 

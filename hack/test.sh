@@ -21,6 +21,8 @@ source hack/lib/node.sh
 source hack/lib/debian.sh
 wsdb_ensure_node
 wsdb_ensure_deps "$PWD"
+# The database page's browser tests: Debian's Chromium, driven by playwright-core (no browser download).
+wsdb_ensure_debian_packages chromium
 
 node_tests=false
 if [[ $# -eq 0 && "${WSDB_NODE:-1}" == "1" && -z "${WSDB_KUBECONFIG:-}" ]]; then

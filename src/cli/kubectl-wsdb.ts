@@ -21,6 +21,7 @@ import { loadKubeConfig, loadKubeConfigFiles, type KubeConfig } from "../kube/co
 import { KubeApiError } from "../kube/errors.ts";
 import { createRestClient, type KubeRequester } from "../kube/rest.ts";
 import type { Secret } from "../kube/types.ts";
+import { startLocalPage } from "../ui/local.ts";
 import { CREDENTIAL_FORMATS, alignedTable, formatCredentials, parseTableRef, printable, psqlTable, type CredentialFormat } from "./format.ts";
 
 /** Where the plugin writes; tests pass their own. */
@@ -47,6 +48,7 @@ Commands:
   credentials NAME                 connection parameters of a workspace database
   regenerate NAME --read-write|--read-only|--all [--wait]
                                    a new password (the old one stops working)
+  ui [--port N]                    the database page in your browser, on this machine
 
 Run "kubectl wsdb COMMAND --help" for a command's options. Every command acts with your own identity:
 what your role in the namespace allows (viewer: tables and previews; editor: also credentials; admin:
@@ -88,6 +90,16 @@ the Secret gets the new one.
 
 ${COMMON}`,
 };
+
+HELP.ui = `kubectl wsdb ui [--port N] — serves the database page on 127.0.0.1 (port N, default any free one)
+for you alone, and prints the address to open (it holds a one-time sign-in token). The page shows the
+namespace's workspace databases, their tables and rows, and — as your role allows — their credentials
+and a "Regenerate password" button; it acts with your kubeconfig identity, which it never shows the
+browser. Runs until Ctrl-C.
+
+  --port N      the loopback port (default: any free one)
+
+${COMMON}`;
 
 function forbidden(err: unknown): boolean {
   return err instanceof KubeApiError && err.code === 403;
@@ -219,6 +231,31 @@ async function regenerate(ctx: Context, name: string, options: { which: "read-wr
   }
 }
 
+/** Serves the page until SIGINT or SIGTERM; resolves with the exit code. */
+async function ui(ctx: Context, namespace: string | undefined, port: number, closeClient: () => void): Promise<number> {
+  let page: Awaited<ReturnType<typeof startLocalPage>>;
+  try {
+    page = await startLocalPage({
+      kube: ctx.kube,
+      ...(namespace === undefined ? {} : { namespace }),
+      port,
+      log: (message, fields) => ctx.io.err(`${message}: ${printable(JSON.stringify(fields))}`),
+    });
+  } catch (err) {
+    ctx.io.err(`error: ${printable((err as Error).message)}`);
+    closeClient();
+    return 1;
+  }
+  ctx.io.out(`The database page${namespace === undefined ? "" : ` of namespace ${namespace}`}, for you alone, acting with your kubeconfig identity:\n\n  ${page.url}\n\nOpen it in your browser (the link works once). Ctrl-C stops it.`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await page.close();
+  closeClient();
+  return 0;
+}
+
 function loadConfig(kubeconfig: string | undefined, context: string | undefined): KubeConfig {
   const options = context === undefined ? {} : { context };
   return kubeconfig === undefined ? loadKubeConfig(options) : loadKubeConfigFiles([kubeconfig], options);
@@ -256,6 +293,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   const kube = createRestClient(config, { userAgent: "kubectl-wsdb" });
   const ctx: Context = { kube, namespace: values.namespace ?? config.namespace ?? "default", io };
+  if (command === "ui") {
+    if (rest.length > 0) return usage("ui takes no NAME");
+    const port = Number(values.port ?? "0");
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return usage("--port must be a port number");
+    return ui(ctx, values.namespace ?? config.namespace, port, kube.close.bind(kube));
+  }
   try {
     switch (command) {
       case "tables":
@@ -316,6 +359,7 @@ function parse(argv: string[]) {
       external: { type: "boolean" },
       wait: { type: "boolean" },
       timeout: { type: "string" },
+      port: { type: "string" },
     },
   });
 }

@@ -1,11 +1,10 @@
 // The data API through kube-apiserver's aggregation layer: APIService Available, discovery, tables and
 // previews for real users (client certificates bound by RBAC), and the front proxy's trust rules.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
 import type pg from "pg";
-import { parseAllDocuments } from "yaml";
-import { REPO_ROOT, getGround } from "../../ground/index.ts";
+import { getGround } from "../../ground/index.ts";
 import { freePort } from "../../ground/procs.ts";
 import { createPki, type KeyPair, type Pki, type TestCa } from "../../support/pki.ts";
 import { run, tools, type Tools } from "../support/deploy.ts";
@@ -26,24 +25,10 @@ import {
 } from "../support/fixtures.ts";
 import { DATA_APISERVICE as APISERVICE, frontProxyPair, pluginBin, requestDataApi, prepareDataApi, registerDataApi, unregisterDataApi } from "../support/data-api.ts";
 import { startOperator, type OperatorProcess } from "../support/operator.ts";
+import { createPeople } from "../support/people.ts";
 
 
 const readText = (path: string): string => readFileSync(path, "utf8");
-
-/** A kubeconfig for `user` with a client certificate of the cluster's CA. */
-function userKubeconfig(path: string, server: string, ca: string, pair: KeyPair): string {
-  const b64 = (text: string) => Buffer.from(text).toString("base64");
-  writeFileSync(path, [
-    "apiVersion: v1",
-    "kind: Config",
-    `clusters: [{name: c, cluster: {server: "${server}", certificate-authority-data: ${b64(ca)}}}]`,
-    `users: [{name: u, user: {client-certificate-data: ${b64(pair.cert)}, client-key-data: ${b64(pair.key)}}}]`,
-    "contexts: [{name: c, context: {cluster: c, user: u}}]",
-    "current-context: c",
-    "",
-  ].join("\n"), { mode: 0o600 });
-  return path;
-}
 
 describe("data API and kubectl wsdb (aggregated, e2e)", function () {
   this.timeout(240_000);
@@ -86,36 +71,9 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
     other = unique("data-other");
     await ensureNamespace(ns);
     await ensureNamespace(other);
-    const clusterRoles = ["workspace-viewer.yaml", "workspace-editor.yaml", "workspace-admin.yaml"]
-      .flatMap((f) => parseAllDocuments(readText(join(REPO_ROOT, "config", "rbac", f))).map((d) => d.toJS() as { kind: string }))
-      .filter((d) => d.kind === "ClusterRole");
-    const binding = (namespace: string, name: string, roleKind: string, role: string, groups: string[]) => ({
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name, namespace },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: roleKind, name: role },
-      subjects: groups.map((group) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group })),
-    });
-    await kubectl(["apply", "-f", "-"], {
-      input: JSON.stringify({
-        apiVersion: "v1",
-        kind: "List",
-        items: [
-          ...clusterRoles,
-          binding(ns, "viewers", "ClusterRole", "workspacedb-workspace-viewer", [`${ns}:viewers`]),
-          binding(ns, "editors", "ClusterRole", "workspacedb-workspace-editor", [`${ns}:editors`]),
-          binding(ns, "admins", "ClusterRole", "workspacedb-workspace-admin", [`${ns}:admins`]),
-          {
-            apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "malaria-credentials", namespace: ns },
-            rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: ["malaria-rw", "malaria-ro"], verbs: ["get"] }],
-          },
-          binding(ns, "malaria-credentials", "Role", "malaria-credentials", [`${ns}:editors`, `${ns}:admins`]),
-          binding(other, "viewers", "ClusterRole", "workspacedb-workspace-viewer", [`${other}:viewers`]),
-        ],
-      }),
-    });
-    for (const [user, groups] of [["vera", [`${ns}:viewers`]], ["edda", [`${ns}:editors`]], ["adam", [`${ns}:admins`]], ["nobody", []], ["olga", [`${other}:viewers`]]] as const) {
-      pairs[user] = await clusterCa.issue({ cn: user, o: [...groups], usage: "client" });
-      kubeconfigs[user] = userKubeconfig(join(ground.root, `${user}.kubeconfig`), ground.apiServerUrl, readText(certs.caCert), pairs[user]);
-    }
+    const people = await createPeople(clusterCa, ns, other, ["malaria"]);
+    Object.assign(kubeconfigs, people.kubeconfigs);
+    Object.assign(pairs, people.pairs);
     // The plugin as kubectl finds it: an executable kubectl-wsdb on PATH.
     const bin = pluginBin();
     pluginPath = `${bin}:${process.env.PATH ?? ""}`;
