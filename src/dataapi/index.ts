@@ -49,6 +49,8 @@ const WORKER_YOUNG_SPACE_MB = 6;
 /** Back-off between starts of a worker that stopped by itself, ms. */
 const RESTART_MIN_MS = 1_000;
 const RESTART_MAX_MS = 30_000;
+/** A worker up this long resets the back-off. */
+const RESTART_RESET_MS = 60_000;
 
 async function readCertificate(settings: Settings["dataApi"]): Promise<ServingCertificate> {
   const [cert, key] = await Promise.all([readFile(settings.certFile, "utf8"), readFile(settings.keyFile, "utf8")]);
@@ -100,6 +102,8 @@ export function createDataApi(deps: DataApiDeps): DataApi {
   let stopping = false;
   let restartTimer: NodeJS.Timeout | undefined;
   let restartDelay = RESTART_MIN_MS;
+  /** When the current worker started listening. */
+  let listeningAt = 0;
   let certTimer: NodeJS.Timeout | undefined;
 
   function send(message: ToWorker): void {
@@ -130,7 +134,9 @@ export function createDataApi(deps: DataApiDeps): DataApi {
           case "listening":
             listening = true;
             listeningPort = message.port;
-            restartDelay = RESTART_MIN_MS;
+            listeningAt = Date.now();
+            // A certificate renewed while it started.
+            if (certificate !== undefined && certificate !== start.certificate) current.postMessage({ type: "certificate", certificate } satisfies ToWorker);
             resolve();
             return;
           case "failed":
@@ -165,17 +171,26 @@ export function createDataApi(deps: DataApiDeps): DataApi {
           return;
         }
         if (stopping) return;
+        // The back-off starts again only after a worker that stayed up a while (one that a request
+        // brings down at once is not restarted in a tight loop).
+        if (Date.now() - listeningAt > RESTART_RESET_MS) restartDelay = RESTART_MIN_MS;
         log.error("the data API's worker thread stopped; starting it again", { exitCode: code, inMs: restartDelay });
-        restartTimer = setTimeout(() => {
-          restartTimer = undefined;
-          if (stopping) return;
-          spawnWorker().catch((err: unknown) => {
-            log.error("could not start the data API's worker thread again", { error: errorMessage(err) });
-          });
-        }, restartDelay);
-        restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS);
+        scheduleRestart();
       });
     });
+  }
+
+  function scheduleRestart(): void {
+    const delay = restartDelay;
+    restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS);
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (stopping) return;
+      spawnWorker().catch((err: unknown) => {
+        log.error("could not start the data API's worker thread again; trying again", { error: errorMessage(err), inMs: restartDelay });
+        if (!stopping) scheduleRestart();
+      });
+    }, delay);
   }
 
   return {

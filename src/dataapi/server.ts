@@ -161,8 +161,14 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
   const applyCAs = () => {
     const next = currentCAs();
     if (next.join("\n") === cas.join("\n")) return;
+    const previous = cas;
     cas = next;
-    server.setSecureContext(secureOptions());
+    try {
+      server.setSecureContext(secureOptions());
+    } catch (err) {
+      cas = previous;
+      log.warn("could not use the cluster's new client CAs; keeping the current ones", { error: errorMessage(err) });
+    }
   };
   const caTimer = setInterval(applyCAs, 5_000);
   caTimer.unref();
@@ -302,9 +308,16 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
   return {
     port,
     reload(next) {
+      // Throws (and keeps the current context) when the pair does not match.
+      const previous = { certificate, cas };
       certificate = next;
       cas = currentCAs();
-      server.setSecureContext(secureOptions());
+      try {
+        server.setSecureContext(secureOptions());
+      } catch (err) {
+        ({ certificate, cas } = previous);
+        throw err;
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -297,35 +297,65 @@ export class PostgresTables implements TableSource {
           throw err;
         }
       };
+      // Rows are fetched in chunks that fit the size cap even at their widest, and fetching stops once
+      // the cap is reached: a page of wide rows never holds more than about two caps in memory.
+      const worstRow = row.columns.reduce((sum, c) => sum + this.#worstChars(c.typeOid, chars), keys.length * 64);
+      const chunk = Math.max(1, Math.floor(this.#maxBytes / worstRow));
+      let fetchedChars = 0;
+      const take = (rows: Array<Record<string, string | null>>) => {
+        for (const r of rows) for (const v of Object.values(r)) fetchedChars += v?.length ?? 0;
+        fetched.push(...rows);
+      };
+      const room = () => fetched.length < want && fetchedChars < this.#maxBytes;
+      // Whether the last statement reached the end of the rows (else a page cut by the cap goes on).
+      let exhausted = false;
       if (mode === "pk") {
         const order = pk.map(quoteIdent).join(", ");
-        const where = token === undefined ? "" : ` WHERE (${order}) > (${pk.map((_, i) => `$${i + 1}`).join(", ")})`;
-        fetched.push(...(await run(`${select}${where} ORDER BY ${order} LIMIT ${want}`, token?.after ?? [])));
+        let after = token?.after;
+        while (room()) {
+          const n = Math.min(chunk, want - fetched.length);
+          const where = after === undefined ? "" : ` WHERE (${order}) > (${pk.map((_, i) => `$${i + 1}`).join(", ")})`;
+          const rows = await run(`${select}${where} ORDER BY ${order} LIMIT ${n}`, after ?? []);
+          take(rows);
+          if (rows.length < n) {
+            exhausted = true;
+            break;
+          }
+          const last = rows[rows.length - 1]!;
+          after = pk.map((_, i) => last[`k${i}`] ?? "");
+        }
       } else if (mode === "ctid") {
         // Ranges of blocks in order, so that no statement sorts more than a range.
         const blocks = Number(row.blocks ?? "0");
         const step = 256;
         let from = token === undefined ? "(0,0)" : token.after[0] ?? "(0,0)";
         let firstBlock = Number(/^\((\d+),/.exec(from)?.[1] ?? "0");
-        const strictlyAfter = token !== undefined;
-        let first = true;
+        let strictlyAfter = token !== undefined;
         // A bounded number of ranges per request: past it (a bloated table, rows the login cannot
         // see), the page ends with what it has and a token to go on from the next range.
-        for (let range = 0; fetched.length < want && firstBlock <= blocks; range++) {
+        for (let range = 0; room() && firstBlock <= blocks;) {
           if (range >= MAX_CTID_RANGES) {
             resumeAt = from;
             break;
           }
           const upper = `(${firstBlock + step},0)`;
-          const lowerOp = first && strictlyAfter ? ">" : ">=";
-          const rows = await run(`${select} WHERE ctid ${lowerOp} $1::tid AND ctid < $2::tid ORDER BY ctid LIMIT ${want - fetched.length}`, [from, upper]);
-          fetched.push(...rows);
-          first = false;
+          const n = Math.min(chunk, want - fetched.length);
+          const rows = await run(`${select} WHERE ctid ${strictlyAfter ? ">" : ">="} $1::tid AND ctid < $2::tid ORDER BY ctid LIMIT ${n}`, [from, upper]);
+          take(rows);
+          if (rows.length === n) {
+            // Maybe more in this range: go on after the last row.
+            from = rows[rows.length - 1]!.k0 ?? from;
+            strictlyAfter = true;
+            continue;
+          }
           from = upper;
+          strictlyAfter = false;
           firstBlock += step;
+          range++;
         }
+        exhausted = firstBlock > blocks && resumeAt === undefined;
       } else {
-        fetched.push(...(await run(`${select} LIMIT ${options.limit}`, [])));
+        take(await run(`${select} LIMIT ${Math.min(options.limit, chunk)}`, []));
       }
       let truncated = false;
       let bytes = 0;
@@ -346,7 +376,7 @@ export class PostgresTables implements TableSource {
         rows.push(out);
         lastKeys = keys.map((_, i) => raw[`k${i}`] ?? "");
       }
-      const more = mode !== undefined && lastKeys !== undefined && rows.length < fetched.length;
+      const more = mode !== undefined && lastKeys !== undefined && (rows.length < fetched.length || (!exhausted && resumeAt === undefined));
       const after = more ? lastKeys : rows.length === fetched.length && resumeAt !== undefined ? [resumeAt] : undefined;
       const next = mode !== undefined && after !== undefined ? b64({ oid: row.oid, filenode: row.filenode, mode, after } satisfies PreviewToken) : undefined;
       return {
@@ -358,6 +388,14 @@ export class PostgresTables implements TableSource {
         truncated,
       };
     });
+  }
+
+  /** The most characters a column's value can have as fetched by {@link #valueExpression}. */
+  #worstChars(typeOid: number, chars: number): number {
+    if (typeOid === BYTEA_OID) return (Math.floor(chars / 4) + 1) * 2;
+    if (typeOid === BOOL_OID || typeOid === INT8_OID || INT_OIDS.has(typeOid)) return 24;
+    if (FLOAT_OIDS.has(typeOid)) return 32;
+    return chars + 1;
   }
 
   /** The SQL that fetches at most a bounded prefix of a column's value, as text. */

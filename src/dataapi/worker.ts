@@ -22,10 +22,26 @@ let authentication: AuthenticationConfig | undefined = start.authentication === 
 const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
 let nextId = 1;
 
+/** How long a call waits for the main thread's answer (a request then fails instead of holding its slot). */
+const CALL_TIMEOUT_MS = 30_000;
+
 function call<K extends WorkerCallName>(method: K, ...args: WorkerCalls[K]["args"]): Promise<WorkerCalls[K]["result"]> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+    const timer = setTimeout(() => {
+      pending.delete(id);
+      reject(new Error(`the operator's main thread did not answer "${method}" within ${CALL_TIMEOUT_MS / 1000} s`));
+    }, CALL_TIMEOUT_MS);
+    pending.set(id, {
+      resolve: (value) => {
+        clearTimeout(timer);
+        (resolve as (value: unknown) => void)(value);
+      },
+      reject: (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    });
     post({ type: "call", id, method, args } as FromWorker);
   });
 }
@@ -56,7 +72,12 @@ port.on("message", (message: ToWorker) => {
       authentication = message.data === undefined ? undefined : parseAuthenticationConfig(message.data);
       return;
     case "certificate":
-      server?.reload(message.certificate);
+      // A pair that does not match (read in the middle of a rotation) keeps the current one.
+      try {
+        server?.reload(message.certificate);
+      } catch (err) {
+        log.warn("could not use the data API's new serving certificate; keeping the current one", { error: errorMessage(err) });
+      }
       return;
     case "stop":
       void (server?.close() ?? Promise.resolve()).finally(() => {

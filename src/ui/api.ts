@@ -46,6 +46,8 @@ export class PageError extends Error {
 
 /** The most tables a workspace page lists (the data API pages them 500 at a time). */
 export const MAX_TABLES = 2_000;
+/** The most WorkspaceDatabases a namespace page lists (500 a request). */
+export const MAX_WORKSPACES = 2_000;
 const FORMS: CredentialFormat[] = ["env", "uri", "jdbc", "superset"];
 
 const enc = encodeURIComponent;
@@ -54,6 +56,14 @@ const tablesPath = (ns: string) => `/apis/${DATA_GROUP}/${DATA_VERSION}/namespac
 
 /** A DNS-1123 label: what a namespace or WorkspaceDatabase name can be (others are refused before any call). */
 const NAME = /^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$/;
+
+/** A WorkspaceTable's name: its parts escaped to [a-z0-9-] and ~XX, joined by dots (dataapi/names.ts). */
+const TABLE_NAME = /^[A-Za-z0-9~.-]{1,2048}$/;
+
+export function checkTableName(name: string): string {
+  if (!TABLE_NAME.test(name)) throw new PageError(404, "No such table.");
+  return name;
+}
 
 export function checkName(kind: string, name: string): string {
   if (!NAME.test(name)) throw new PageError(400, `"${name}" is not a valid ${kind} name`);
@@ -96,7 +106,8 @@ export async function access(kube: KubeRequester, ns: string, workspace?: string
     allowed(kube, { group: GROUP, resource: WORKSPACE_DATABASES, verb: "patch", namespace: ns, ...(workspace === undefined ? {} : { name: workspace }) }),
     ...secrets,
   ]);
-  return { browse: browse && preview, credentials: credentials.every((c) => c), regenerate };
+  const logins: Login[] = ["read-only", "read-write"];
+  return { browse: browse && preview, credentials: workspace === undefined ? (credentials[0] ? logins : []) : logins.filter((_, i) => credentials[i]), regenerate };
 }
 
 /** The user's name, when the API server says (SelfSubjectReview). */
@@ -140,11 +151,21 @@ function summary(ws: WorkspaceDatabase): WorkspaceSummary {
 export async function workspaces(kube: KubeRequester, ns: string): Promise<WorkspaceList> {
   checkName("namespace", ns);
   try {
-    const [list, may] = await Promise.all([
-      kube.request<{ items: WorkspaceDatabase[] }>("GET", workspacesPath(ns), { context: "listing workspace databases" }),
-      access(kube, ns),
-    ]);
-    return { namespace: ns, items: list.items.map(summary).sort((a, b) => (a.name < b.name ? -1 : 1)), access: may };
+    const listing = async () => {
+      const items: WorkspaceDatabase[] = [];
+      let token: string | undefined;
+      do {
+        const page = await kube.request<{ items: WorkspaceDatabase[]; metadata?: { continue?: string } }>("GET", workspacesPath(ns), {
+          query: { limit: 500, continue: token },
+          context: "listing workspace databases",
+        });
+        items.push(...page.items);
+        token = page.metadata?.continue || undefined;
+      } while (token !== undefined && items.length < MAX_WORKSPACES);
+      return { items, more: token !== undefined };
+    };
+    const [list, may] = await Promise.all([listing(), access(kube, ns)]);
+    return { namespace: ns, items: list.items.map(summary).sort((a, b) => (a.name < b.name ? -1 : 1)), more: list.more, access: may };
   } catch (err) {
     return explain(err, `listing the workspace databases of namespace ${ns}`);
   }

@@ -3,7 +3,7 @@
 // (the host says which). Every answer carries a strict Content-Security-Policy and no-referrer; every
 // /api answer is `no-store`; a POST needs the session's CSRF token and a same-origin JSON request.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import type { ConcurrencyLimits } from "../dataapi/limits.ts";
@@ -68,7 +68,10 @@ export function loadStatic(dir: string): Map<string, { body: Buffer; type: strin
   } catch (err) {
     throw new Error(`the database page is not built (${dir}: ${errorMessage(err)}); run "npm run build"`, { cause: err });
   }
-  for (const name of names) files.set(`/${name}`, { body: readFileSync(join(dir, name)), type: TYPES[extname(name)] ?? "application/octet-stream" });
+  for (const name of names) {
+    if (!statSync(join(dir, name)).isFile()) continue;
+    files.set(`/${name}`, { body: readFileSync(join(dir, name)), type: TYPES[extname(name)] ?? "application/octet-stream" });
+  }
   if (!files.has("/index.html")) throw new Error(`the database page is not built (${dir} has no index.html); run "npm run build"`);
   return files;
 }
@@ -115,13 +118,19 @@ const LIMIT_VALUES = [20, 50, 100, 200, 500];
 export function pageHandler(options: PageOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const files = loadStatic(options.staticDir);
   return async (req, res) => {
-    const url = new URL(req.url ?? "/", "http://page.invalid");
+    let url: URL;
+    try {
+      url = new URL(`http://page.invalid${(req.url ?? "/").startsWith("/") ? req.url ?? "/" : "/"}`);
+    } catch {
+      return answer(res, 400, "Bad request", "text/plain; charset=utf-8");
+    }
     const path = url.pathname;
     if (!path.startsWith("/api/")) {
       if (req.method !== "GET" && req.method !== "HEAD") return answer(res, 405, "Method not allowed", "text/plain; charset=utf-8", { allow: "GET, HEAD" });
       const file = files.get(path === "/" ? "/index.html" : path);
       if (file === undefined) return answer(res, 404, "Not found", "text/plain; charset=utf-8");
-      return answer(res, 200, file.body, file.type, { "cache-control": "no-cache" });
+      // The document itself is never kept (nor put back by the back button with a revealed password).
+      return answer(res, 200, file.body, file.type, { "cache-control": file.type.startsWith("text/html") ? "no-store" : "no-cache" });
     }
     const caller = options.caller(req);
     if (caller === undefined) return json(res, 401, { message: "You are not signed in.", signIn: options.signIn } satisfies ErrorAnswer);
@@ -178,7 +187,7 @@ export function pageHandler(options: PageOptions): (req: IncomingMessage, res: S
         return api.credentials(kube, ns, ws, parts[5] as Login, url.searchParams.get("reveal") === "1");
       }
     }
-    if (parts[2] === "tables" && parts[3] !== undefined && parts[3] !== "") {
+    if (parts[2] === "tables" && parts[3] !== undefined && api.checkTableName(parts[3]) !== "") {
       if (parts.length === 4) return api.table(kube, ns, parts[3]);
       if (parts.length === 5 && parts[4] === "rows") {
         const limit = Number(url.searchParams.get("limit") ?? "50");

@@ -2,14 +2,15 @@
 // identity (which the page never sees). The URL it prints holds a one-time token; the first visit
 // exchanges it for an HttpOnly, SameSite=Strict cookie and drops it from the address bar; every other
 // request needs that cookie. The Host header must name the loopback address and port (no DNS rebinding).
-import { randomBytes } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { ConcurrencyLimits } from "../dataapi/limits.ts";
 import type { KubeRequester } from "../kube/rest.ts";
 import { answer, pageHandler } from "./app.ts";
 import { staticDir } from "./static-dir.ts";
 
-const COOKIE = "wsdb_session";
+/** The session cookie's name: one per port (cookies are not kept apart by port, two pages would overwrite each other's). */
+const cookieName = (port: number) => `wsdb_session_${port}`;
 
 /** Options of {@link startLocalPage}. */
 export interface LocalPageOptions {
@@ -30,12 +31,19 @@ export interface LocalPage {
   close(): Promise<void>;
 }
 
-function cookieOf(req: IncomingMessage): string | undefined {
+/** The request's session among `sessions`: any cookie of that name may be it (another page on 127.0.0.1 may set one too). */
+function sessionOf(req: IncomingMessage, name: string, sessions: Set<string>): string | undefined {
   for (const part of (req.headers.cookie ?? "").split(";")) {
-    const [k, v] = part.trim().split("=", 2);
-    if (k === COOKIE && v !== undefined) return v;
+    const at = part.indexOf("=");
+    if (at > 0 && part.slice(0, at).trim() === name && sessions.has(part.slice(at + 1).trim())) return part.slice(at + 1).trim();
   }
   return undefined;
+}
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 const NOT_SIGNED_IN = "Open the address kubectl wsdb ui printed (it works once); or run kubectl wsdb ui again.";
@@ -47,8 +55,8 @@ export async function startLocalPage(options: LocalPageOptions): Promise<LocalPa
   const handler = pageHandler({
     host: "local",
     caller: (req) => {
-      const session = cookieOf(req);
-      return session !== undefined && sessions.has(session) ? { kube: options.kube, session } : undefined;
+      const session = sessionOf(req, cookieName(port), sessions);
+      return session === undefined ? undefined : { kube: options.kube, session };
     },
     signIn: NOT_SIGNED_IN,
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
@@ -62,14 +70,19 @@ export async function startLocalPage(options: LocalPageOptions): Promise<LocalPa
     if (!hosts.includes(req.headers.host ?? "")) {
       return answer(res, 421, `This page answers only at http://127.0.0.1:${port}/`, "text/plain; charset=utf-8");
     }
-    const url = new URL(req.url ?? "/", `http://127.0.0.1:${port}`);
+    let url: URL;
+    try {
+      url = new URL(`http://127.0.0.1:${port}${(req.url ?? "/").startsWith("/") ? req.url ?? "/" : "/"}`);
+    } catch {
+      return answer(res, 400, "Bad request", "text/plain; charset=utf-8");
+    }
     const offered = url.searchParams.get("token");
-    const known = cookieOf(req);
-    if (offered !== null && known !== undefined && sessions.has(known)) {
+    const known = sessionOf(req, cookieName(port), sessions);
+    if (offered !== null && known !== undefined) {
       return answer(res, 303, "", "text/plain; charset=utf-8", { location: "/", "cache-control": "no-store" });
     }
     if (offered !== null) {
-      if (token === undefined || offered !== token) {
+      if (token === undefined || !sameToken(offered, token)) {
         return answer(res, 403, `This link was used already. ${NOT_SIGNED_IN}`, "text/plain; charset=utf-8", { "cache-control": "no-store" });
       }
       token = undefined;
@@ -77,11 +90,11 @@ export async function startLocalPage(options: LocalPageOptions): Promise<LocalPa
       sessions.add(session);
       return answer(res, 303, "", "text/plain; charset=utf-8", {
         location: "/",
-        "set-cookie": `${COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=/`,
+        "set-cookie": `${cookieName(port)}=${session}; HttpOnly; SameSite=Strict; Path=/`,
         "cache-control": "no-store",
       });
     }
-    if (known === undefined || !sessions.has(known)) {
+    if (known === undefined) {
       return answer(res, 401, NOT_SIGNED_IN, "text/plain; charset=utf-8", { "cache-control": "no-store" });
     }
     void handler(req, res);

@@ -35,8 +35,8 @@ export interface WorkspaceState {
 export interface Access {
   /** List tables and preview rows (the data API). */
   browse: boolean;
-  /** Read the credentials Secrets. */
-  credentials: boolean;
+  /** The logins whose credentials Secret the user may read. */
+  credentials: Login[];
   /** Set the regenerate annotations. */
   regenerate: boolean;
 }
@@ -54,6 +54,8 @@ export interface WorkspaceSummary {
 export interface WorkspaceList {
   namespace: string;
   items: WorkspaceSummary[];
+  /** More than the page lists. */
+  more: boolean;
   access: Access;
 }
 

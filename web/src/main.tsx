@@ -87,6 +87,8 @@ function NamespacePage({ ns }: { ns: string }) {
       <h1>Workspace databases of <span class="name">{ns}</span></h1>
       <Show loaded={list} retry={retry}>
         {(answer) => answer.items.length === 0 ? <p>No workspace database in this namespace.</p> : (
+          <>
+          {answer.more && <p class="note">More workspace databases than this page lists: use kubectl get wsdb for all of them.</p>}
           <div class="scroll" role="region" aria-label="Workspace databases" tabIndex={0}>
             <table>
               <thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">Database</th><th scope="col">Server</th><th scope="col">Created</th></tr></thead>
@@ -103,6 +105,7 @@ function NamespacePage({ ns }: { ns: string }) {
               </tbody>
             </table>
           </div>
+          </>
         )}
       </Show>
     </>

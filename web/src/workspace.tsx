@@ -104,6 +104,11 @@ function CredentialsBlock({ ns, ws, login, canRegenerate, changedAt, onRegenerat
 
 function Regenerate({ ns, ws, login, onDone }: { ns: string; ws: string; login: Login; onDone: () => void }) {
   const dialog = useRef<HTMLDialogElement>(null);
+  // Left: the wait for the operator stops.
+  const alive = useRef(true);
+  useEffect(() => () => {
+    alive.current = false;
+  }, []);
   const [state, setState] = useState<{ step: "idle" } | { step: "working" } | { step: "done"; at: string } | { step: "failed"; error: ApiError }>({ step: "idle" });
   const run = async () => {
     dialog.current?.close();
@@ -112,7 +117,7 @@ function Regenerate({ ns, ws, login, onDone }: { ns: string; ws: string; login: 
     try {
       const asked = await post<RegenerateAnswer>(apiPath("namespaces", ns, "workspaces", ws, "regenerate"), { login });
       const deadline = Date.now() + 120_000;
-      for (;;) {
+      while (alive.current) {
         const detail = await get<WorkspaceDetail>(apiPath("namespaces", ns, "workspaces", ws));
         const state = detail.logins[login];
         if (state.regenerateToken === asked.record) {
@@ -201,10 +206,10 @@ export function WorkspacePage({ ns, ws }: { ns: string; ws: string }) {
             </p>
             {d.state.ready !== "True" && d.state.message && <p class="note">{d.state.message}</p>}
             {d.access.browse ? <Tables ns={ns} ws={ws} /> : <p class="note">Your role does not allow browsing tables.</p>}
-            {d.access.credentials && (
+            {d.access.credentials.length > 0 && (
               <section aria-labelledby="connect">
                 <h2 id="connect">Connect</h2>
-                {(["read-only", "read-write"] as const).map((login) => (
+                {(["read-only", "read-write"] as const).filter((login) => d.access.credentials.includes(login)).map((login) => (
                   <CredentialsBlock key={login} ns={ns} ws={ws} login={login} canRegenerate={d.access.regenerate} changedAt={d.logins[login].passwordChangedAt} onRegenerated={() => undefined} />
                 ))}
               </section>

@@ -350,6 +350,35 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
     if (log !== undefined) expect(readText(log)).to.match(/\[workspacedb-data-api\][^\n]*left\("t"::text, 1001\)[^\n]*FROM "public"\."kinds"/);
   });
 
+  it("reads a wide table in chunks that fit the size cap at their widest, with and without a primary key, and still gives every row", async () => {
+    const columns = Array.from({ length: 50 }, (_, i) => `c${i} text`).join(", ");
+    await asOwner(async (db) => {
+      await db.query(`CREATE TABLE wide (id int PRIMARY KEY, ${columns})`);
+      await db.query(`INSERT INTO wide (id, c0, c49) SELECT g, 'a' || g, 'z' FROM generate_series(1, 230) g`);
+      await db.query(`CREATE TABLE wide_heap (${columns})`);
+      await db.query(`INSERT INTO wide_heap (c0) SELECT 'h' || g FROM generate_series(1, 230) g`);
+    });
+    for (const table of ["wide", "wide~5fheap"]) {
+      const rows: unknown[][] = [];
+      let token: string | undefined;
+      do {
+        const page = await asViewer<Previewed>(`${api()}/malaria.public.${table}/preview?limit=500${token === undefined ? "" : `&continue=${encodeURIComponent(token)}`}`);
+        expect(page.status, table).to.equal(200);
+        rows.push(...page.body.rows);
+        token = page.body.metadata.continue;
+      } while (token !== undefined);
+      expect(rows, table).to.have.length(230);
+    }
+    // 50 text columns of at most 1,001 characters: 20 rows a statement under the 1 MiB cap.
+    const log = getGround().postgres.logFile;
+    if (log !== undefined) {
+      const statements = readText(log).split("\n").filter((l) => l.includes("[workspacedb-data-api]") && /FROM (ONLY )?"public"\."wide(_heap)?"/.test(l));
+      expect(statements.some((l) => / LIMIT 20\b/.test(l))).to.equal(true);
+      expect(statements.some((l) => / LIMIT (50[01]|2[1-9]|[3-9]\d|\d{3})\b/.test(l)), statements.slice(0, 3).join("\n")).to.equal(false);
+    }
+    await asOwner((db) => db.query(`DROP TABLE wide, wide_heap`));
+  });
+
   it("pages through 10,000 rows in a stable order, and serves page 1,000 of a million rows fast, with and without a primary key", async function () {
     this.timeout(300_000);
     await asOwner(async (db) => {

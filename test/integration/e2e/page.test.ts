@@ -117,7 +117,7 @@ describe("the database page through kubectl wsdb ui (browser, e2e)", function ()
     await page.getByRole("heading", { name: `Workspace databases of ${ns}` }).waitFor();
     const cookies = await context.cookies();
     expect(cookies).to.have.length(1);
-    expect(cookies[0]).to.include({ name: "wsdb_session", httpOnly: true, sameSite: "Strict" });
+    expect(cookies[0]).to.include({ name: `wsdb_session_${new URL(ui.origin).port}`, httpOnly: true, sameSite: "Strict" });
     // The link works once.
     const again = await rawGet(ui.origin, new URL(ui.url).pathname + new URL(ui.url).search);
     expect(again.status).to.equal(403);
@@ -127,7 +127,11 @@ describe("the database page through kubectl wsdb ui (browser, e2e)", function ()
       expect(bare.status, path).to.equal(401);
       expect(bare.body).to.not.include("malaria");
     }
-    const cookie = `wsdb_session=${cookies[0]!.value}`;
+    const cookie = `${cookies[0]!.name}=${cookies[0]!.value}`;
+    // Paths that a careless new URL() cannot take do not end the process.
+    expect((await rawGet(ui.origin, "//", { cookie })).status).to.equal(404);
+    expect((await rawGet(ui.origin, "//")).status).to.equal(401);
+    expect((await rawGet(ui.origin, "//x/../api/session", { cookie })).status).to.not.equal(500);
     // Another Host (DNS rebinding): refused even with the cookie.
     expect((await rawGet(ui.origin, "/", { cookie, host: `evil.example:${new URL(ui.origin).port}` })).status).to.equal(421);
     const index = await rawGet(ui.origin, "/", { cookie });
