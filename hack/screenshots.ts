@@ -51,26 +51,29 @@ try {
     ["edda", { width: 390, height: 844 }, ["phone-workspace"]],
   ] as const) {
     const ui = await startLocalUi(people.kubeconfigs[person], namespace);
-    const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
-    const page = await context.newPage();
-    await page.goto(ui.url);
-    await page.locator("main h1").first().waitFor();
-    for (const shot of shots) {
-      if (shot === "namespace") {
-        await page.getByRole("link", { name }).waitFor();
-      } else if (shot === "table") {
-        await page.goto(`${ui.origin}/#/ns/${namespace}/table/${name}.public.cases`);
-        await page.getByLabel("Rows per page").selectOption("20");
-        await page.getByText("Rows 1–20 ·").waitFor();
-      } else {
-        await page.goto(`${ui.origin}/#/ns/${namespace}/ws/${name}`);
-        await page.getByRole("heading", { name: "Tables" }).waitFor();
-        if (shot === "workspace") await page.getByText("Connection strings").first().click();
+    try {
+      const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+      const page = await context.newPage();
+      await page.goto(ui.url);
+      await page.locator("main h1").first().waitFor();
+      for (const shot of shots) {
+        if (shot === "namespace") {
+          await page.getByRole("link", { name }).waitFor();
+        } else if (shot === "table") {
+          await page.goto(`${ui.origin}/#/ns/${namespace}/table/${name}.public.cases`);
+          await page.getByLabel("Rows per page").selectOption("20");
+          await page.getByText("Rows 1–20 ·").waitFor();
+        } else {
+          await page.goto(`${ui.origin}/#/ns/${namespace}/ws/${name}`);
+          await page.getByRole("heading", { name: "Tables" }).waitFor();
+          if (shot === "workspace") await page.getByText("Connection strings").first().click();
+        }
+        await shoot(page, `page-${shot}.png`);
       }
-      await shoot(page, `page-${shot}.png`);
+      await context.close();
+    } finally {
+      await ui.stop();
     }
-    await context.close();
-    await ui.stop();
   }
   await browser.close();
   await unregisterDataApi();
