@@ -168,6 +168,42 @@ export function valuesSchema(): JsonSchema {
           }),
         }),
       }),
+      page: obj("The database page in the cluster: a Deployment of its own without a ServiceAccount token, behind your sign-in", {
+        enabled: bool("Deploy it"),
+        replicas: int("Its replicas", 0, 100),
+        port: portNumber("HTTPS port in the pod"),
+        signIn: str("What the page says to someone who arrives without a token", { minLength: 1 }),
+        apiServer: str("The API server the users' tokens go to (an https:// URL); empty: the in-cluster address", { pattern: "^(https://.+)?$" }),
+        maxConcurrentRequests: int("Requests a pod answers at once (beyond: 429)", 1, 10000),
+        maxConcurrentRequestsPerUser: int("Requests of one user a pod answers at once (beyond: 429)", 1, 1000),
+        certificate: obj("The page's serving certificate", {
+          source: str("generate: by the chart; certManager: a cert-manager Certificate; secret: your own Secret", { enum: ["generate", "certManager", "secret"] }),
+          secretName: str("The Secret (tls.crt, tls.key); empty: <fullname>-page-tls"),
+          certManager: obj("With source certManager", {
+            issuerRef: obj("The cert-manager issuer", {
+              kind: str("Issuer or ClusterIssuer", { minLength: 1 }),
+              name: str("Its name (required with source certManager)"),
+              group: str("Its API group (default cert-manager.io)"),
+            }),
+          }),
+        }),
+        service: obj("The page's Service", {
+          type: str("Its type", { enum: ["ClusterIP", "NodePort", "LoadBalancer"] }),
+          port: portNumber("Its port"),
+        }),
+        ingress: obj("An Ingress in front of it (with your controller's sign-in annotations)", {
+          enabled: bool("Create it"),
+          className: str("Its ingressClassName"),
+          annotations: stringMap("Its annotations (sign-in, backend protocol HTTPS)"),
+          host: str("Its host (required when enabled)"),
+          tlsSecretName: str("The Secret of the host's certificate; empty: no tls section"),
+        }),
+        resources: kubeObject("Resources of the page's container"),
+        nodeOptions: str("NODE_OPTIONS of the page's container (V8 heap flags)"),
+        separateFromOperator: str("required: never on a node with the operator's pods; preferred: only if no other node fits", { enum: ["required", "preferred"] }),
+        nodeSelector: stringMap("Node selector of the page's pods"),
+        tolerations: kubeList("Tolerations of the page's pods"),
+      }),
       extraEnv: kubeList("Extra environment variables of the operator container (EnvVar objects)"),
       metrics: obj("Metrics (/metrics, /healthz, /readyz)", {
         port: { ...setting("metricsPort"), minimum: 1, description: "Port of /metrics, /healthz and /readyz in the pod" },
