@@ -2,6 +2,7 @@
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
+import { listen } from "../runtime/http.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { errorMessage } from "../runtime/logger.ts";
 import { authenticate, trustedClientCAs, verifiedChain, type AuthenticationConfig, type UserInfo } from "./authn.ts";
@@ -295,15 +296,7 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : options.port;
+  const port = await listen(server, options.port, options.host);
   log.info("serving the data API", { port, hash: openApiV3Hash.slice(0, 12) });
   return {
     port,

@@ -1,6 +1,6 @@
 // HTTP endpoints of the operator process: /metrics (Prometheus), /healthz and /readyz.
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server } from "node:net";
 import type { Registry } from "prom-client";
 
 /** Options of {@link startHttpServer}. */
@@ -51,14 +51,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     }
     reply(404, "not found\n");
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host ?? "0.0.0.0", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, opts.port, opts.host ?? "0.0.0.0");
   return {
     port,
     close: () =>
@@ -67,6 +60,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         server.closeAllConnections();
       }),
   };
+}
+
+/** Listens on host:port (0: any free port); resolves with the port, rejects when it cannot listen. */
+export async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
 }
 
 async function selectedMetrics(registry: Registry, names: string[]): Promise<string> {

@@ -10,6 +10,7 @@ import { ConcurrencyLimits, type ConcurrencyLimitOptions } from "../dataapi/limi
 import type { ServingCertificate } from "../dataapi/server.ts";
 import type { KubeConfig } from "../kube/config.ts";
 import { createRestClient, type KubeRequester, type RestClient } from "../kube/rest.ts";
+import { listen } from "../runtime/http.ts";
 import { pageHandler, type Caller } from "./app.ts";
 import { staticDir } from "./static-dir.ts";
 
@@ -92,16 +93,9 @@ export async function startClusterPage(options: ClusterPageOptions): Promise<Clu
     }
     void handler(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
+  const port = await listen(server, options.port, options.host);
   return {
-    port: typeof address === "object" && address !== null ? address.port : options.port,
+    port,
     reload(next) {
       // The CSRF key stays the one of the start: a page open before the renewal keeps working.
       server.setSecureContext({ cert: next.cert, key: next.key });

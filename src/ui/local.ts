@@ -5,6 +5,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { ConcurrencyLimits } from "../dataapi/limits.ts";
+import { listen } from "../runtime/http.ts";
 import type { KubeRequester } from "../kube/rest.ts";
 import { answer, pageHandler } from "./app.ts";
 import { staticDir } from "./static-dir.ts";
@@ -99,15 +100,7 @@ export async function startLocalPage(options: LocalPageOptions): Promise<LocalPa
     }
     void handler(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  port = typeof address === "object" && address !== null ? address.port : options.port;
+  port = await listen(server, options.port, "127.0.0.1");
   return {
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,

@@ -114,16 +114,8 @@ export function CopyButton({ label, value }: { label: string; value: () => Promi
   );
 }
 
-export function bytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
+/** Sizes as the plugin and kubectl print them. */
+export { humanBytes as bytes } from "../../src/dataapi/printing.ts";
 
 export function when(iso: string | undefined): string {
   if (iso === undefined) return "";
