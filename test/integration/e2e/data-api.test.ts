@@ -353,12 +353,12 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
   it("reads a wide table in chunks that fit the size cap at their widest, with and without a primary key, and still gives every row", async () => {
     const columns = Array.from({ length: 50 }, (_, i) => `c${i} text`).join(", ");
     await asOwner(async (db) => {
-      await db.query(`CREATE TABLE wide (id int PRIMARY KEY, ${columns})`);
-      await db.query(`INSERT INTO wide (id, c0, c49) SELECT g, 'a' || g, 'z' FROM generate_series(1, 230) g`);
-      await db.query(`CREATE TABLE wide_heap (${columns})`);
-      await db.query(`INSERT INTO wide_heap (c0) SELECT 'h' || g FROM generate_series(1, 230) g`);
+      await db.query(`CREATE TABLE fifty_cols (id int PRIMARY KEY, ${columns})`);
+      await db.query(`INSERT INTO fifty_cols (id, c0, c49) SELECT g, 'a' || g, 'z' FROM generate_series(1, 230) g`);
+      await db.query(`CREATE TABLE fifty_cols_heap (${columns})`);
+      await db.query(`INSERT INTO fifty_cols_heap (c0) SELECT 'h' || g FROM generate_series(1, 230) g`);
     });
-    for (const table of ["wide", "wide~5fheap"]) {
+    for (const table of ["fifty~5fcols", "fifty~5fcols~5fheap"]) {
       const rows: unknown[][] = [];
       let token: string | undefined;
       do {
@@ -372,11 +372,11 @@ describe("data API and kubectl wsdb (aggregated, e2e)", function () {
     // 50 text columns of at most 1,001 characters: 20 rows a statement under the 1 MiB cap.
     const log = getGround().postgres.logFile;
     if (log !== undefined) {
-      const statements = readText(log).split("\n").filter((l) => l.includes("[workspacedb-data-api]") && /FROM (ONLY )?"public"\."wide(_heap)?"/.test(l));
+      const statements = readText(log).split("\n").filter((l) => l.includes("[workspacedb-data-api]") && /FROM (ONLY )?"public"\."fifty_cols(_heap)?"/.test(l));
       expect(statements.some((l) => / LIMIT 20\b/.test(l))).to.equal(true);
       expect(statements.some((l) => / LIMIT (50[01]|2[1-9]|[3-9]\d|\d{3})\b/.test(l)), statements.slice(0, 3).join("\n")).to.equal(false);
     }
-    await asOwner((db) => db.query(`DROP TABLE wide, wide_heap`));
+    await asOwner((db) => db.query(`DROP TABLE fifty_cols, fifty_cols_heap`));
   });
 
   it("pages through 10,000 rows in a stable order, and serves page 1,000 of a million rows fast, with and without a primary key", async function () {
