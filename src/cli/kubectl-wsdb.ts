@@ -11,7 +11,7 @@ import {
   WORKSPACE_DATABASES,
   type WorkspaceDatabase,
 } from "../api/types.ts";
-import { secretName } from "../controllers/secret.ts";
+import { secretData, secretName } from "../controllers/secret.ts";
 import { DATA_GROUP, DATA_VERSION } from "../dataapi/authz.ts";
 import { PREVIEW, TABLES } from "../dataapi/discovery.ts";
 import { tableObjectName } from "../dataapi/names.ts";
@@ -109,12 +109,6 @@ function notFound(err: unknown): boolean {
   return err instanceof KubeApiError && err.code === 404;
 }
 
-function decode(secret: Secret): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(secret.data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
-  return out;
-}
-
 interface Context {
   kube: KubeRequester;
   namespace: string;
@@ -187,7 +181,7 @@ async function credentials(ctx: Context, name: string, options: { readOnly: bool
     if (notFound(err)) throw new UserError(`no credentials for workspace database ${name} in namespace ${ctx.namespace} (Secret ${secret} does not exist: is the WorkspaceDatabase there and Ready?)`);
     throw err;
   }
-  const keys = decode(found);
+  const keys = secretData(found);
   if (options.external && keys["external-host"] === undefined) throw new UserError(`the DatabaseServer of ${name} has no externalHost: only the in-cluster address is known`);
   ctx.io.out(formatCredentials(keys, options.format, options.external));
 }

@@ -181,6 +181,13 @@ export function oversizedPassword(secret: V1Secret | undefined): number | undefi
   return bytes > MAX_PASSWORD_BYTES ? bytes : undefined;
 }
 
+/** Every key of a Secret as text. */
+export function secretData(secret: V1Secret | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(secret?.data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
+  return out;
+}
+
 /** Reads one key of a Secret as text; undefined when absent. */
 export function secretValue(secret: V1Secret | undefined, key: string): string | undefined {
   const raw = secret?.data?.[key];

@@ -14,7 +14,7 @@ import {
 } from "../api/types.ts";
 import { formatCredentials, type CredentialFormat } from "../cli/format.ts";
 import { READY, findCondition } from "../controllers/conditions.ts";
-import { secretName } from "../controllers/secret.ts";
+import { secretData, secretName } from "../controllers/secret.ts";
 import { DATA_GROUP, DATA_VERSION } from "../dataapi/authz.ts";
 import { PREVIEW, TABLES } from "../dataapi/discovery.ts";
 import type { TablePreview, WorkspaceTable } from "../dataapi/types.ts";
@@ -274,8 +274,7 @@ export async function credentials(kube: KubeRequester, ns: string, name: string,
     if (err instanceof KubeApiError && err.code === 404) throw new PageError(404, `No credentials yet: the Secret ${secretName(name, login)} does not exist (is the workspace database Ready?).`);
     return explain(err, `reading the credentials of ${name}`);
   }
-  const keys: Record<string, string> = {};
-  for (const [k, v] of Object.entries(secret.data ?? {})) keys[k] = Buffer.from(v, "base64").toString("utf8");
+  const keys = secretData(secret);
   // Not revealed: only the keys without a secret in them, and the mask for the password.
   const shown = reveal ? keys : { ...Object.fromEntries(PLAIN_KEYS.filter((k) => keys[k] !== undefined).map((k) => [k, keys[k]!])), password: MASK };
   return {
